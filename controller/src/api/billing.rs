@@ -1,0 +1,111 @@
+//! BillingRecord: what the operator writes back, one per tenant per calendar month.
+
+use super::common::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One tenant's bill for one calendar month (UTC), named `<tenant>-<yyyy>-<mm>`. Written by
+/// the operator; frozen once closed. It carries no owner reference, so deleting a tenant
+/// never deletes its bills.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[kube(
+    group = "tenantry.dev",
+    version = "v1alpha1",
+    kind = "BillingRecord",
+    plural = "billingrecords",
+    shortname = "bill",
+    category = "tenantry",
+    status = "BillingRecordStatus",
+    doc = "One tenant's bill for one calendar month, written by the operator and frozen once closed.",
+    printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantRef"),
+    printcolumn(name = "Partner", type_ = "string", json_path = ".spec.partnerRef"),
+    printcolumn(name = "Period", type_ = "string", json_path = ".spec.period"),
+    printcolumn(name = "Total", type_ = "integer", json_path = ".spec.total"),
+    printcolumn(name = "Currency", type_ = "string", json_path = ".spec.currency"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingRecordSpec {
+    /// Name of the tenant billed.
+    #[schemars(length(min = 1, max = 253))]
+    pub tenant_ref: String,
+    /// Name of the partner that invoices it.
+    #[schemars(length(min = 1, max = 253))]
+    pub partner_ref: String,
+    /// Calendar month billed, UTC (`2026-11`).
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub period: String,
+    /// ISO 4217 currency of every amount.
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: String,
+    /// Prorated charges and discounts.
+    #[serde(default)]
+    #[schemars(length(max = 256))]
+    pub line_items: Vec<LineItem>,
+    /// Sum of the line items' amounts, in minor units.
+    pub total: i64,
+}
+
+/// Where a line item sits in the bill.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BillingLayer {
+    /// The tier's base fee.
+    Platform,
+    /// Fees for the workflows the partner operates.
+    ManagedOperations,
+    /// Extra charged for moving to a higher tier within the month.
+    Expansion,
+    /// Runs beyond those included.
+    Usage,
+    /// The contract's discount, as a negative amount.
+    Discount,
+}
+
+/// One charge on a bill.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItem {
+    /// Layer of the charge.
+    pub layer: BillingLayer,
+    /// What is charged, for the invoice.
+    #[schemars(length(min = 1, max = 256))]
+    pub description: String,
+    /// How many units, in thousandths (a workflow active for half the month is 500).
+    pub quantity_milli: i64,
+    /// Price of one whole unit, in minor units.
+    pub unit_price: i64,
+    /// Amount charged, in minor units; negative for discounts.
+    pub amount: i64,
+}
+
+/// Whether a bill can still change.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum BillingPhase {
+    /// The month is running; the record is updated as it goes.
+    Open,
+    /// The month is over or the tenant deleted; the record is never rewritten.
+    Closed,
+}
+
+/// What the operator records about a bill.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingRecordStatus {
+    /// Open while the month runs, then Closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<BillingPhase>,
+    /// Estimate of the whole month's total at the current rate, while Open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_month_total: Option<i64>,
+    /// When the record was closed (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub closed_at: Option<String>,
+    /// Ready, as kstatus reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,122 @@
+//! Partner: the white-label owner that sells tiers to its clients under its own brand.
+
+use super::common::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A white-label owner: an ERP integrator, MSP or automation consultancy.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "tenantry.dev",
+    version = "v1alpha1",
+    kind = "Partner",
+    plural = "partners",
+    shortname = "tpartner",
+    category = "tenantry",
+    status = "PartnerStatus",
+    doc = "A white-label owner that sells managed automation to its clients under its own brand, currency and prices.",
+    printcolumn(name = "Display", type_ = "string", json_path = ".spec.displayName"),
+    printcolumn(name = "Currency", type_ = "string", json_path = ".spec.currency"),
+    printcolumn(name = "Tenants", type_ = "integer", json_path = ".status.tenants"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerSpec {
+    /// Name shown to the partner's clients and on invoices.
+    #[schemars(length(min = 1, max = 128))]
+    pub display_name: String,
+    /// The partner's white-label identity, published to each of its tenants.
+    pub branding: Branding,
+    /// ISO 4217 currency of every price and bill of this partner (`EUR`, `USD`).
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: String,
+    /// Prefix of the partner's invoice numbers (`ACME-`).
+    #[schemars(length(min = 1, max = 16), regex(pattern = r"^[A-Z0-9][A-Z0-9-]*$"))]
+    pub invoice_prefix: String,
+    /// What running tenants costs the partner; the source of gross margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_model: Option<CostModel>,
+}
+
+/// The white-label identity a partner's clients see.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Branding {
+    /// Product name the partner sells the service under.
+    #[schemars(length(min = 1, max = 128))]
+    pub product_name: String,
+    /// HTTPS address of the partner's logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), regex(pattern = r"^https://[^\s]+$"))]
+    pub logo_url: Option<String>,
+    /// Main brand colour as `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^#[0-9a-fA-F]{6}$"))]
+    pub primary_color: Option<String>,
+    /// Address the partner's clients write to for support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))]
+    pub support_email: Option<String>,
+    /// Domain of the partner's client portal (`portal.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+    )]
+    pub portal_domain: Option<String>,
+}
+
+/// What the partner pays to run its tenants, in integer minor units of its currency.
+///
+/// Prices are per month rather than per hour: a CPU core-hour costs a fraction of a cent,
+/// which integer minor units cannot carry without losing most of the figure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CostModel {
+    /// Cost of one CPU core requested for a whole month (730 hours).
+    #[schemars(range(min = 0))]
+    pub cpu_core_month: i64,
+    /// Cost of one GiB of memory requested for a whole month (730 hours).
+    #[schemars(range(min = 0))]
+    pub memory_gib_month: i64,
+    /// Monthly support cost of one tenant, by the level of its tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["tierLevel"]))]
+    pub support_per_tenant: Vec<SupportCost>,
+}
+
+/// Monthly support cost of one tenant on tiers of one level.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportCost {
+    /// The tier level this cost applies to.
+    #[schemars(range(min = 0))]
+    pub tier_level: i32,
+    /// Monthly cost, in minor units.
+    #[schemars(range(min = 0))]
+    pub monthly: i64,
+}
+
+/// What the operator observes about a partner.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerStatus {
+    /// The `metadata.generation` this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Number of tenants that reference this partner.
+    #[serde(default)]
+    pub tenants: i32,
+    /// Number of those tenants that are not suspended.
+    #[serde(default)]
+    pub active_tenants: i32,
+    /// Number of service tiers this partner owns.
+    #[serde(default)]
+    pub tiers: i32,
+    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,181 @@
+//! Tenant: one client of a partner, on one tier, with its connected systems.
+
+use super::common::{Condition, SecretReference};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A partner's client and the namespace its workflows run in.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "tenantry.dev",
+    version = "v1alpha1",
+    kind = "Tenant",
+    plural = "tenants",
+    shortname = "tnt",
+    category = "tenantry",
+    status = "TenantStatus",
+    doc = "A partner's client on a service tier. Becomes a namespace with quota, limits, isolation, a runner service account and the partner's branding.",
+    printcolumn(name = "Partner", type_ = "string", json_path = ".spec.partnerRef"),
+    printcolumn(name = "Tier", type_ = "string", json_path = ".spec.tierRef"),
+    printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace"),
+    printcolumn(name = "Workflows", type_ = "integer", json_path = ".status.workflows.total"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSpec {
+    /// Name of the Partner this client buys from.
+    #[schemars(length(min = 1, max = 253))]
+    pub partner_ref: String,
+    /// Name of the ServiceTier the client is on; it must belong to the same partner.
+    #[schemars(length(min = 1, max = 253))]
+    pub tier_ref: String,
+    /// The client's name as the partner shows it.
+    #[schemars(length(min = 1, max = 128))]
+    pub display_name: String,
+    /// Namespace the tenant's workloads run in. Defaults to `tenant-<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub namespace: Option<String>,
+    /// Region the client's data must stay in (`eu-west-1`).
+    #[schemars(length(max = 63), regex(pattern = r"^[a-z]{2}(-[a-z0-9]+){1,3}$"))]
+    pub region: String,
+    /// Stops every workflow of the tenant (scaled to zero, never deleted) while true.
+    #[serde(default)]
+    pub suspended: bool,
+    /// Commercial terms of the client's contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Contract>,
+    /// Systems the client connects (ERP, storefronts, WMS...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub connected_systems: Vec<ConnectedSystem>,
+}
+
+impl TenantSpec {
+    /// The namespace the tenant runs in: the declared one or `tenant-<name>`.
+    pub fn namespace_for(&self, tenant_name: &str) -> String {
+        match &self.namespace {
+            Some(namespace) => namespace.clone(),
+            None => format!("tenant-{tenant_name}"),
+        }
+    }
+}
+
+/// Commercial terms of a tenant's contract.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contract {
+    /// First day of the contract (`YYYY-MM-DD`).
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
+    pub start_date: String,
+    /// Length of the contract in months.
+    #[schemars(range(min = 1, max = 120))]
+    pub term_months: i32,
+    /// Discount on every fee, in whole percent.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub discount_percent: i32,
+}
+
+/// The kind of a connected system.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SystemType {
+    /// Enterprise resource planning.
+    Erp,
+    /// An online shop.
+    Storefront,
+    /// A third-party marketplace.
+    Marketplace,
+    /// Warehouse management.
+    Wms,
+    /// Customer relationship management.
+    Crm,
+    /// A payment provider.
+    Payments,
+    /// A carrier or shipping platform.
+    Shipping,
+    /// Accounting and finance.
+    Finance,
+    /// Tax calculation and filing.
+    Tax,
+}
+
+/// One system the client connects to its workflows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedSystem {
+    /// Name workflows use in `connectors`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// Kind of system.
+    #[serde(rename = "type")]
+    pub type_: SystemType,
+    /// Product or vendor (`NetSuite`, `Shopify`).
+    #[schemars(length(min = 1, max = 128))]
+    pub vendor: String,
+    /// Secret in the tenant namespace holding the credentials; referenced by workloads, never copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+}
+
+/// A tier the tenant was on, from when the operator observed it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TierHistoryEntry {
+    /// Name of the tier.
+    pub tier: String,
+    /// Level of the tier at that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<i32>,
+    /// When the operator first observed the tenant on it (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
+    pub since: String,
+}
+
+/// How many of the tenant's workflows are in each phase.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowCounts {
+    /// Every workflow in the tenant namespace.
+    pub total: i32,
+    /// Workflows deployed and running.
+    pub running: i32,
+    /// Workflows held back by their tier or a policy.
+    pub held: i32,
+    /// Workflows stopped because they or the tenant are paused or suspended.
+    pub suspended: i32,
+    /// Workflows that cannot be deployed because of an error in their spec.
+    pub blocked: i32,
+}
+
+/// What the operator observes about a tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    /// The `metadata.generation` this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Namespace the tenant runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Tier the tenant is on now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// Every tier the tenant has been on, oldest first: the source of proration and of expansion and contraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier_history: Vec<TierHistoryEntry>,
+    /// Workflows by phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowCounts>,
+    /// When the tenant's first workflow became ready: its time to value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub first_value_time: Option<String>,
+    /// Ready, Reconciling and Stalled, as kstatus reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

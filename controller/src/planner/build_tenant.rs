@@ -1,0 +1,267 @@
+//! Builds a tenant's children (namespace, quota, limits, isolation, runner service account,
+//! branding) and its status.
+
+use super::child::{Child, ChildObject, OwnerKey};
+use super::conditions::{Conditions, Verdict};
+use super::resolve::{Resolved, TenantPlan};
+use super::workflows::Outcome;
+use super::{labels, NamespacedName, Plan};
+use crate::api::tenant::WorkflowCounts;
+use crate::api::{TenantStatus, WorkflowPhase};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+/// Name of the runner ServiceAccount in every tenant namespace.
+pub const RUNNER_SERVICE_ACCOUNT: &str = "tenantry-runner";
+/// Name of the branding ConfigMap in every tenant namespace.
+pub const BRANDING_CONFIG_MAP: &str = "tenantry-branding";
+/// Name of the ResourceQuota in every tenant namespace.
+pub const QUOTA: &str = "tenantry-quota";
+/// Name of the LimitRange in every tenant namespace.
+pub const LIMITS: &str = "tenantry-limits";
+/// Name of the NetworkPolicy in every tenant namespace.
+pub const ISOLATION: &str = "tenantry-isolation";
+
+/// Private and link-local ranges a tenant's pods may not reach: other tenants, the cluster's
+/// own services and cloud metadata endpoints live there.
+const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"];
+
+/// An owner reference to `owner`, when it has a UID: only objects read from the API server
+/// have one, so an offline plan carries none.
+pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<Vec<OwnerReference>> {
+    owner.controller_owner_ref(&()).map(|mut reference| {
+        reference.block_owner_deletion = Some(true);
+        vec![reference]
+    })
+}
+
+impl TenantPlan<'_> {
+    /// Adds the tenant's children (or freezes them) and its status to the plan.
+    pub fn plan_into(&self, outcomes: &BTreeMap<NamespacedName, Outcome>, now: &str, plan: &mut Plan) {
+        let tenant = self.tenant;
+        let owner = OwnerKey::Tenant { name: self.name.clone() };
+        let previous = tenant.status.clone().unwrap_or_default();
+        let mut conditions = Conditions::new(&previous.conditions, now, tenant.metadata.generation);
+
+        let mine: Vec<&Outcome> = if self.owns_namespace {
+            outcomes.values().filter(|o| o.namespace == self.namespace).collect()
+        } else {
+            Vec::new()
+        };
+        let count = |phase| mine.iter().filter(|o| o.phase == phase).count() as i32;
+        let counts = WorkflowCounts {
+            total: mine.len() as i32,
+            running: count(WorkflowPhase::Running),
+            held: count(WorkflowPhase::Held),
+            suspended: count(WorkflowPhase::Suspended),
+            blocked: count(WorkflowPhase::Blocked),
+        };
+
+        let verdict = match &self.state {
+            Ok(resolved) => {
+                plan.children.extend(self.children(resolved));
+                match &resolved.warning {
+                    Some(warning) => warning.clone(),
+                    None if tenant.spec.suspended => Verdict::ready(
+                        "Suspended",
+                        format!("tenant is suspended: {} workflows scaled to zero", counts.suspended),
+                    ),
+                    None => Verdict::ready(
+                        "Provisioned",
+                        format!(
+                            "namespace {} on tier {}: {} running, {} held, {} suspended, {} blocked",
+                            self.namespace,
+                            resolved.tier.name_any(),
+                            counts.running,
+                            counts.held,
+                            counts.suspended,
+                            counts.blocked
+                        ),
+                    ),
+                }
+            }
+            Err(why) => {
+                plan.frozen.insert(owner);
+                why.clone()
+            }
+        };
+        conditions.readiness(&verdict);
+
+        let first_value_time =
+            previous.first_value_time.clone().or_else(|| (counts.running > 0).then(|| now.to_string()));
+        plan.tenants.insert(
+            self.name.clone(),
+            TenantStatus {
+                observed_generation: tenant.metadata.generation,
+                namespace: Some(self.namespace.clone()),
+                tier: match &self.state {
+                    Ok(resolved) => Some(resolved.tier.name_any()),
+                    Err(_) => previous.tier.clone(),
+                },
+                tier_history: self.tier_history(now),
+                workflows: Some(counts),
+                first_value_time,
+                conditions: conditions.finish(),
+            },
+        );
+    }
+
+    fn meta(&self, resolved: &Resolved, name: &str, namespaced: bool) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: namespaced.then(|| self.namespace.clone()),
+            labels: Some(labels::tenant_child(&self.name, &resolved.partner.name_any(), &resolved.tier.name_any())),
+            owner_references: owner_reference(self.tenant),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn children(&self, resolved: &Resolved) -> Vec<Child> {
+        let owner = OwnerKey::Tenant { name: self.name.clone() };
+        let objects = vec![
+            ChildObject::Namespace(self.namespace_object(resolved)),
+            ChildObject::ResourceQuota(self.quota(resolved)),
+            ChildObject::LimitRange(self.limit_range(resolved)),
+            ChildObject::NetworkPolicy(self.isolation(resolved)),
+            ChildObject::ServiceAccount(ServiceAccount {
+                metadata: self.meta(resolved, RUNNER_SERVICE_ACCOUNT, true),
+                automount_service_account_token: Some(false),
+                ..ServiceAccount::default()
+            }),
+            ChildObject::ConfigMap(self.branding(resolved)),
+        ];
+        objects.into_iter().map(|object| Child { owner: owner.clone(), object }).collect()
+    }
+
+    fn namespace_object(&self, resolved: &Resolved) -> Namespace {
+        let mut metadata = self.meta(resolved, &self.namespace, false);
+        let labels = metadata.labels.get_or_insert_with(BTreeMap::new);
+        for mode in ["enforce", "audit", "warn"] {
+            labels.insert(format!("pod-security.kubernetes.io/{mode}"), "restricted".to_string());
+            labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), "latest".to_string());
+        }
+        Namespace { metadata, ..Namespace::default() }
+    }
+
+    fn quota(&self, resolved: &Resolved) -> ResourceQuota {
+        let quota = &resolved.tier.spec.limits.namespace_quota;
+        let hard = BTreeMap::from([
+            ("limits.cpu".to_string(), quota.cpu.clone()),
+            ("limits.memory".to_string(), quota.memory.clone()),
+            ("pods".to_string(), Quantity(quota.pods.to_string())),
+            ("requests.cpu".to_string(), quota.cpu.clone()),
+            ("requests.memory".to_string(), quota.memory.clone()),
+        ]);
+        ResourceQuota {
+            metadata: self.meta(resolved, QUOTA, true),
+            spec: Some(ResourceQuotaSpec { hard: Some(hard), ..ResourceQuotaSpec::default() }),
+            ..ResourceQuota::default()
+        }
+    }
+
+    fn limit_range(&self, resolved: &Resolved) -> LimitRange {
+        let limits = &resolved.limits;
+        let default = BTreeMap::from([
+            ("cpu".to_string(), limits.default_cpu.quantity.clone()),
+            ("memory".to_string(), limits.default_memory.quantity.clone()),
+        ]);
+        let max = BTreeMap::from([
+            ("cpu".to_string(), limits.max_cpu.quantity.clone()),
+            ("memory".to_string(), limits.max_memory.quantity.clone()),
+        ]);
+        LimitRange {
+            metadata: self.meta(resolved, LIMITS, true),
+            spec: Some(LimitRangeSpec {
+                limits: vec![LimitRangeItem {
+                    type_: "Container".to_string(),
+                    default: Some(default.clone()),
+                    default_request: Some(default),
+                    max: Some(max),
+                    ..LimitRangeItem::default()
+                }],
+            }),
+        }
+    }
+
+    /// Ingress only from the tenant's own namespace; egress to its own namespace, to cluster
+    /// DNS, and to public addresses (the SaaS systems it connects), never to private ranges.
+    fn isolation(&self, resolved: &Resolved) -> NetworkPolicy {
+        let same_namespace =
+            NetworkPolicyPeer { pod_selector: Some(LabelSelector::default()), ..NetworkPolicyPeer::default() };
+        let dns_peer = NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_string(),
+                    "kube-system".to_string(),
+                )])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        };
+        let dns_ports = ["UDP", "TCP"]
+            .into_iter()
+            .map(|protocol| NetworkPolicyPort {
+                protocol: Some(protocol.to_string()),
+                port: Some(IntOrString::Int(53)),
+                ..NetworkPolicyPort::default()
+            })
+            .collect();
+        let public = NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: "0.0.0.0/0".to_string(),
+                except: Some(PRIVATE_RANGES.iter().map(|r| r.to_string()).collect()),
+            }),
+            ..NetworkPolicyPeer::default()
+        };
+        NetworkPolicy {
+            metadata: self.meta(resolved, ISOLATION, true),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector::default()),
+                policy_types: Some(vec!["Ingress".to_string(), "Egress".to_string()]),
+                ingress: Some(vec![NetworkPolicyIngressRule {
+                    from: Some(vec![same_namespace.clone()]),
+                    ..NetworkPolicyIngressRule::default()
+                }]),
+                egress: Some(vec![
+                    NetworkPolicyEgressRule { to: Some(vec![same_namespace]), ..NetworkPolicyEgressRule::default() },
+                    NetworkPolicyEgressRule { to: Some(vec![dns_peer]), ports: Some(dns_ports) },
+                    NetworkPolicyEgressRule { to: Some(vec![public]), ..NetworkPolicyEgressRule::default() },
+                ]),
+            }),
+        }
+    }
+
+    fn branding(&self, resolved: &Resolved) -> ConfigMap {
+        let partner = &resolved.partner.spec;
+        let mut data = BTreeMap::from([
+            ("partner".to_string(), resolved.partner.name_any()),
+            ("partnerDisplayName".to_string(), partner.display_name.clone()),
+            ("productName".to_string(), partner.branding.product_name.clone()),
+            ("currency".to_string(), partner.currency.clone()),
+            ("tenantDisplayName".to_string(), self.tenant.spec.display_name.clone()),
+            ("tierDisplayName".to_string(), resolved.tier.spec.display_name.clone()),
+        ]);
+        let optional = [
+            ("logoUrl", &partner.branding.logo_url),
+            ("primaryColor", &partner.branding.primary_color),
+            ("supportEmail", &partner.branding.support_email),
+            ("portalDomain", &partner.branding.portal_domain),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                data.insert(key.to_string(), value.clone());
+            }
+        }
+        ConfigMap { metadata: self.meta(resolved, BRANDING_CONFIG_MAP, true), data: Some(data), ..ConfigMap::default() }
+    }
+}

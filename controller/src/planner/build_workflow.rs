@@ -1,0 +1,280 @@
+//! Builds a workflow's children: a ConfigMap with its rendered definition, and a CronJob
+//! (scheduled) or a Deployment (continuous, event) running the runner with it mounted.
+
+use super::build_tenant::{owner_reference, RUNNER_SERVICE_ACCOUNT};
+use super::child::{Child, ChildObject, OwnerKey};
+use super::labels;
+use super::resolve::{Resolved, TenantPlan};
+use super::workflows::Resources;
+use crate::api::workflow::{AiSettings, ExceptionHandling, Step, Trigger};
+use crate::api::{Workflow, WorkflowCategory};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, PodSecurityContext,
+    PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::ResourceExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Where the rendered definition is mounted in the runner.
+pub const DEFINITION_DIR: &str = "/etc/tenantry";
+/// File name of the rendered definition.
+pub const DEFINITION_FILE: &str = "workflow.yaml";
+/// Where connector Secrets are mounted, one directory per connector.
+pub const CONNECTOR_DIR: &str = "/var/run/secrets/tenantry/connectors";
+/// Unprivileged user and group the runner runs as.
+const RUNNER_UID: i64 = 65532;
+
+/// The definition the runner reads, as mounted from the ConfigMap.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RenderedDefinition<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    tenant: &'a str,
+    partner: &'a str,
+    tier: String,
+    workflow: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<i64>,
+    category: WorkflowCategory,
+    template: &'a str,
+    trigger: &'a Trigger,
+    connectors: Vec<RenderedConnector<'a>>,
+    steps: &'a [Step],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ai: Option<&'a AiSettings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exception_handling: Option<&'a ExceptionHandling>,
+}
+
+/// A connector as the runner sees it: where its credentials are mounted, never the credentials.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RenderedConnector<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_: crate::api::tenant::SystemType,
+    vendor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials_path: Option<String>,
+}
+
+/// FNV-1a, 64 bits: a stable hash of the definition for the pod template annotation (the
+/// standard library's hasher may change between Rust releases).
+fn stable_hash(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The children of a deployable workflow. `running` false scales a Deployment to zero and
+/// suspends a CronJob: held and suspended workflows keep their objects.
+pub fn children(
+    workflow: &Workflow,
+    tenant: &TenantPlan,
+    resolved: &Resolved,
+    resources: &Resources,
+    running: bool,
+) -> Vec<Child> {
+    let name = workflow.name_any();
+    let partner = resolved.partner.name_any();
+    let tier = resolved.tier.name_any();
+    let labels = labels::workflow_child(&tenant.name, &partner, &tier, &name);
+    let meta = |object_name: String| ObjectMeta {
+        name: Some(object_name),
+        namespace: Some(tenant.namespace.clone()),
+        labels: Some(labels.clone()),
+        owner_references: owner_reference(workflow),
+        ..ObjectMeta::default()
+    };
+    let spec = &workflow.spec;
+    // Connectors in the order the workflow lists them; their declarations come from the tenant.
+    let systems: Vec<_> = spec
+        .connectors
+        .iter()
+        .filter_map(|connector| tenant.tenant.spec.connected_systems.iter().find(|s| &s.name == connector))
+        .collect();
+    let definition = RenderedDefinition {
+        api_version: "tenantry.dev/v1alpha1",
+        kind: "WorkflowDefinition",
+        tenant: &tenant.name,
+        partner: &partner,
+        tier: tier.clone(),
+        workflow: &name,
+        generation: workflow.metadata.generation,
+        category: spec.category,
+        template: &spec.template,
+        trigger: &spec.trigger,
+        connectors: systems
+            .iter()
+            .map(|system| RenderedConnector {
+                name: &system.name,
+                type_: system.type_,
+                vendor: &system.vendor,
+                credentials_path: system.secret_ref.as_ref().map(|_| format!("{CONNECTOR_DIR}/{}", system.name)),
+            })
+            .collect(),
+        steps: &spec.steps,
+        ai: spec.ai.as_ref(),
+        exception_handling: spec.exception_handling.as_ref(),
+    };
+    let rendered = serde_yaml::to_string(&definition).unwrap_or_default();
+    let hash = stable_hash(&rendered);
+    let config_map_name = format!("{name}-definition");
+    let config_map = ConfigMap {
+        metadata: meta(config_map_name.clone()),
+        data: Some(BTreeMap::from([(DEFINITION_FILE.to_string(), rendered)])),
+        ..ConfigMap::default()
+    };
+
+    let mut volumes = vec![
+        Volume {
+            name: "definition".to_string(),
+            config_map: Some(ConfigMapVolumeSource { name: config_map_name, ..ConfigMapVolumeSource::default() }),
+            ..Volume::default()
+        },
+        Volume { name: "tmp".to_string(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+    ];
+    let mut mounts = vec![
+        VolumeMount {
+            name: "definition".to_string(),
+            mount_path: DEFINITION_DIR.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount { name: "tmp".to_string(), mount_path: "/tmp".to_string(), ..VolumeMount::default() },
+    ];
+    for system in &systems {
+        if let Some(secret) = &system.secret_ref {
+            let volume = format!("connector-{}", system.name);
+            volumes.push(Volume {
+                name: volume.clone(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.name.clone()),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            });
+            mounts.push(VolumeMount {
+                name: volume,
+                mount_path: format!("{CONNECTOR_DIR}/{}", system.name),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+        }
+    }
+    let amounts =
+        BTreeMap::from([("cpu".to_string(), resources.cpu.clone()), ("memory".to_string(), resources.memory.clone())]);
+    let env = [
+        ("TENANTRY_TENANT", tenant.name.clone()),
+        ("TENANTRY_WORKFLOW", name.clone()),
+        ("TENANTRY_DEFINITION", format!("{DEFINITION_DIR}/{DEFINITION_FILE}")),
+    ]
+    .into_iter()
+    .map(|(key, value)| EnvVar { name: key.to_string(), value: Some(value), ..EnvVar::default() })
+    .collect();
+    let container = Container {
+        name: "runner".to_string(),
+        image: Some(spec.runner.image.clone()),
+        args: (!spec.runner.args.is_empty()).then(|| spec.runner.args.clone()),
+        env: Some(env),
+        resources: Some(ResourceRequirements {
+            requests: Some(amounts.clone()),
+            limits: Some(amounts),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), ..Capabilities::default() }),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    let scheduled = spec.trigger.schedule.is_some();
+    let pod_template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels.clone()),
+            annotations: Some(BTreeMap::from([(labels::DEFINITION_HASH.to_string(), hash)])),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(RUNNER_SERVICE_ACCOUNT.to_string()),
+            automount_service_account_token: Some(false),
+            restart_policy: Some(if scheduled { "Never" } else { "Always" }.to_string()),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(RUNNER_UID),
+                run_as_group: Some(RUNNER_UID),
+                fs_group: Some(RUNNER_UID),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".to_string(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            containers: vec![container],
+            volumes: Some(volumes),
+            ..PodSpec::default()
+        }),
+    };
+
+    let workload = match &spec.trigger.schedule {
+        Some(schedule) => ChildObject::CronJob(CronJob {
+            metadata: meta(name.clone()),
+            spec: Some(CronJobSpec {
+                schedule: schedule.cron.clone(),
+                time_zone: schedule.time_zone.clone(),
+                suspend: Some(!running),
+                concurrency_policy: Some("Forbid".to_string()),
+                starting_deadline_seconds: Some(300),
+                successful_jobs_history_limit: Some(3),
+                failed_jobs_history_limit: Some(3),
+                job_template: JobTemplateSpec {
+                    metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..ObjectMeta::default() }),
+                    spec: Some(JobSpec {
+                        backoff_limit: Some(spec.exception_handling.as_ref().map(|e| e.retries).unwrap_or(0)),
+                        template: pod_template,
+                        ..JobSpec::default()
+                    }),
+                },
+            }),
+            ..CronJob::default()
+        }),
+        None => {
+            let replicas = match (&spec.trigger.continuous, &spec.trigger.event) {
+                (Some(continuous), _) => continuous.replicas,
+                (_, Some(event)) => event.replicas,
+                _ => 1,
+            };
+            ChildObject::Deployment(Deployment {
+                metadata: meta(name.clone()),
+                spec: Some(DeploymentSpec {
+                    replicas: Some(if running { replicas } else { 0 }),
+                    selector: LabelSelector {
+                        match_labels: Some(BTreeMap::from([(labels::WORKFLOW.to_string(), name.clone())])),
+                        ..LabelSelector::default()
+                    },
+                    template: pod_template,
+                    ..DeploymentSpec::default()
+                }),
+                ..Deployment::default()
+            })
+        }
+    };
+    let owner = OwnerKey::Workflow { namespace: tenant.namespace.clone(), name: name.clone() };
+    [ChildObject::ConfigMap(config_map), workload]
+        .into_iter()
+        .map(|object| Child { owner: owner.clone(), object })
+        .collect()
+}

@@ -1,0 +1,197 @@
+//! The objects the planner wants to exist, as typed Kubernetes objects, with the owner each
+//! belongs to so the live controller can apply, attribute and prune them.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::Resource;
+use serde::Serialize;
+
+/// The tenantry object a child belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind")]
+pub enum OwnerKey {
+    /// A Tenant, by name.
+    Tenant {
+        /// Tenant name.
+        name: String,
+    },
+    /// A Workflow, by namespace and name.
+    Workflow {
+        /// Namespace of the workflow.
+        namespace: String,
+        /// Workflow name.
+        name: String,
+    },
+}
+
+impl std::fmt::Display for OwnerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OwnerKey::Tenant { name } => write!(f, "Tenant/{name}"),
+            OwnerKey::Workflow { namespace, name } => write!(f, "Workflow/{namespace}/{name}"),
+        }
+    }
+}
+
+/// One desired object of a kind tenantry manages.
+///
+/// Variants are not boxed: a plan holds a few objects per tenant, built once per reconcile.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ChildObject {
+    /// The tenant namespace.
+    Namespace(Namespace),
+    /// The runner's identity.
+    ServiceAccount(ServiceAccount),
+    /// Totals the namespace may use.
+    ResourceQuota(ResourceQuota),
+    /// Per-container defaults and maximums.
+    LimitRange(LimitRange),
+    /// Isolation from other tenants.
+    NetworkPolicy(NetworkPolicy),
+    /// Branding or a workflow definition.
+    ConfigMap(ConfigMap),
+    /// A role governance asks for.
+    Role(Role),
+    /// A binding governance asks for.
+    RoleBinding(RoleBinding),
+    /// A continuous or event-driven workflow.
+    Deployment(Deployment),
+    /// A scheduled workflow.
+    CronJob(CronJob),
+}
+
+/// The kinds of [`ChildObject`], in the order they are applied: namespaces first, then what
+/// pods need, then the workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChildKind {
+    /// `v1/Namespace`
+    Namespace,
+    /// `v1/ServiceAccount`
+    ServiceAccount,
+    /// `v1/ResourceQuota`
+    ResourceQuota,
+    /// `v1/LimitRange`
+    LimitRange,
+    /// `networking.k8s.io/v1/NetworkPolicy`
+    NetworkPolicy,
+    /// `rbac.authorization.k8s.io/v1/Role`
+    Role,
+    /// `rbac.authorization.k8s.io/v1/RoleBinding`
+    RoleBinding,
+    /// `v1/ConfigMap`
+    ConfigMap,
+    /// `apps/v1/Deployment`
+    Deployment,
+    /// `batch/v1/CronJob`
+    CronJob,
+}
+
+impl ChildKind {
+    /// Every kind, in apply order.
+    pub const ALL: [ChildKind; 10] = [
+        ChildKind::Namespace,
+        ChildKind::ServiceAccount,
+        ChildKind::ResourceQuota,
+        ChildKind::LimitRange,
+        ChildKind::NetworkPolicy,
+        ChildKind::Role,
+        ChildKind::RoleBinding,
+        ChildKind::ConfigMap,
+        ChildKind::Deployment,
+        ChildKind::CronJob,
+    ];
+
+    /// The Kubernetes kind name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChildKind::Namespace => Namespace::KIND,
+            ChildKind::ServiceAccount => ServiceAccount::KIND,
+            ChildKind::ResourceQuota => ResourceQuota::KIND,
+            ChildKind::LimitRange => LimitRange::KIND,
+            ChildKind::NetworkPolicy => NetworkPolicy::KIND,
+            ChildKind::Role => Role::KIND,
+            ChildKind::RoleBinding => RoleBinding::KIND,
+            ChildKind::ConfigMap => ConfigMap::KIND,
+            ChildKind::Deployment => Deployment::KIND,
+            ChildKind::CronJob => CronJob::KIND,
+        }
+    }
+}
+
+impl ChildObject {
+    /// The object's metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            ChildObject::Namespace(o) => &o.metadata,
+            ChildObject::ServiceAccount(o) => &o.metadata,
+            ChildObject::ResourceQuota(o) => &o.metadata,
+            ChildObject::LimitRange(o) => &o.metadata,
+            ChildObject::NetworkPolicy(o) => &o.metadata,
+            ChildObject::ConfigMap(o) => &o.metadata,
+            ChildObject::Role(o) => &o.metadata,
+            ChildObject::RoleBinding(o) => &o.metadata,
+            ChildObject::Deployment(o) => &o.metadata,
+            ChildObject::CronJob(o) => &o.metadata,
+        }
+    }
+
+    /// The object's kind.
+    pub fn kind(&self) -> ChildKind {
+        match self {
+            ChildObject::Namespace(_) => ChildKind::Namespace,
+            ChildObject::ServiceAccount(_) => ChildKind::ServiceAccount,
+            ChildObject::ResourceQuota(_) => ChildKind::ResourceQuota,
+            ChildObject::LimitRange(_) => ChildKind::LimitRange,
+            ChildObject::NetworkPolicy(_) => ChildKind::NetworkPolicy,
+            ChildObject::ConfigMap(_) => ChildKind::ConfigMap,
+            ChildObject::Role(_) => ChildKind::Role,
+            ChildObject::RoleBinding(_) => ChildKind::RoleBinding,
+            ChildObject::Deployment(_) => ChildKind::Deployment,
+            ChildObject::CronJob(_) => ChildKind::CronJob,
+        }
+    }
+
+    /// The object's `apiVersion`.
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            ChildObject::Namespace(_) => Namespace::API_VERSION,
+            ChildObject::ServiceAccount(_) => ServiceAccount::API_VERSION,
+            ChildObject::ResourceQuota(_) => ResourceQuota::API_VERSION,
+            ChildObject::LimitRange(_) => LimitRange::API_VERSION,
+            ChildObject::NetworkPolicy(_) => NetworkPolicy::API_VERSION,
+            ChildObject::ConfigMap(_) => ConfigMap::API_VERSION,
+            ChildObject::Role(_) => Role::API_VERSION,
+            ChildObject::RoleBinding(_) => RoleBinding::API_VERSION,
+            ChildObject::Deployment(_) => Deployment::API_VERSION,
+            ChildObject::CronJob(_) => CronJob::API_VERSION,
+        }
+    }
+
+    /// The object as JSON, `apiVersion` and `kind` included, ready for server-side apply.
+    pub fn to_manifest(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// A desired object and the tenantry object it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Child {
+    /// The owner, for pruning and for reporting errors on the right status.
+    pub owner: OwnerKey,
+    /// The object to apply.
+    pub object: ChildObject,
+}
+
+impl Child {
+    /// Sort key: apply order, then namespace, then name.
+    pub fn sort_key(&self) -> (ChildKind, String, String) {
+        let meta = self.object.meta();
+        (self.object.kind(), meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+    }
+}

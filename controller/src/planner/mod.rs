@@ -1,0 +1,110 @@
+//! The pure planner: declared objects, the history their statuses carry, and a clock in;
+//! desired children, statuses and conditions out. No I/O and no clock of its own, so the
+//! offline `tenantry plan` and the live controller reach the same answer from the same input.
+
+mod build_tenant;
+mod build_workflow;
+mod child;
+mod conditions;
+pub mod cron;
+pub mod labels;
+pub mod quantity;
+mod resolve;
+pub mod templates;
+mod workflows;
+
+pub use child::{Child, ChildKind, ChildObject, OwnerKey};
+pub use conditions::Verdict;
+
+use crate::api::{
+    Approval, BillingRecord, GovernancePolicy, Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant,
+    TenantStatus, Workflow, WorkflowStatus,
+};
+use jiff::Timestamp;
+use kube::ResourceExt;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything the planner reads: the declared objects, with whatever status they carry.
+///
+/// Order does not matter: the planner sorts what it reads, so the same set of objects gives
+/// the same plan whichever way it was listed.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// Declared partners.
+    pub partners: Vec<Partner>,
+    /// Declared service tiers.
+    pub tiers: Vec<ServiceTier>,
+    /// Declared tenants.
+    pub tenants: Vec<Tenant>,
+    /// Declared workflows.
+    pub workflows: Vec<Workflow>,
+    /// Declared governance policies.
+    pub policies: Vec<GovernancePolicy>,
+    /// Declared approvals.
+    pub approvals: Vec<Approval>,
+    /// Billing records written earlier: observed history.
+    pub billing_records: Vec<BillingRecord>,
+}
+
+/// Key of a namespaced object: namespace, then name.
+pub type NamespacedName = (String, String);
+
+/// What the planner decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Every object that should exist, in apply order.
+    pub children: Vec<Child>,
+    /// Owners whose existing children must be left exactly as they are (neither applied nor
+    /// pruned) because their input is wrong: bad input never deletes a workload.
+    pub frozen: BTreeSet<OwnerKey>,
+    /// Status of each partner, by name.
+    pub partners: BTreeMap<String, PartnerStatus>,
+    /// Status of each tier, by name.
+    pub tiers: BTreeMap<String, ServiceTierStatus>,
+    /// Status of each tenant, by name.
+    pub tenants: BTreeMap<String, TenantStatus>,
+    /// Status of each workflow, by namespace and name.
+    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+}
+
+impl Plan {
+    /// The children that belong to one owner.
+    pub fn children_of<'a>(&'a self, owner: &'a OwnerKey) -> impl Iterator<Item = &'a Child> + 'a {
+        self.children.iter().filter(move |child| &child.owner == owner)
+    }
+}
+
+/// Plans the whole fleet at instant `now`.
+pub fn plan(world: &World, now: Timestamp) -> Plan {
+    let now = format_time(now);
+    let index = resolve::Index::new(world);
+    let mut plan = Plan::default();
+
+    let tier_verdicts = resolve::tiers(&index, &now, &mut plan);
+    let tenants = resolve::tenants(&index, &tier_verdicts);
+    let workflow_outcomes = workflows::decide(&index, &tenants, &now);
+
+    for tenant in tenants.values() {
+        tenant.plan_into(&workflow_outcomes, &now, &mut plan);
+    }
+    for outcome in workflow_outcomes.values() {
+        outcome.plan_into(&now, &mut plan);
+    }
+    resolve::partners(&index, &now, &mut plan);
+
+    plan.children.sort_by_key(Child::sort_key);
+    plan
+}
+
+/// The clock as the API writes it: RFC 3339 in UTC, whole seconds.
+pub fn format_time(now: Timestamp) -> String {
+    Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
+}
+
+/// Sort key for "oldest first": creation time when the object has one (a live cluster), then
+/// name, so an offline plan without creation times falls back to name order.
+fn age_key<K: ResourceExt>(object: &K) -> (Option<Timestamp>, String) {
+    // Objects without a creation time (offline YAML) sort after those with one.
+    let created = object.creation_timestamp().map(|t| t.0);
+    (created.or(Some(Timestamp::MAX)), object.name_any())
+}

@@ -1,0 +1,131 @@
+//! Turns a plan into what `tenantry plan` prints: a table per tenant for people, or the
+//! manifests as YAML or JSON for `kubectl apply -f -`.
+
+use crate::api::{Condition, ConditionStatus};
+use crate::planner::{Plan, World};
+use kube::ResourceExt;
+use std::fmt::Write;
+
+/// The manifests as a multi-document YAML stream, in apply order.
+pub fn yaml(plan: &Plan) -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for child in &plan.children {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&child.object)?);
+    }
+    Ok(out)
+}
+
+/// The manifests as a `v1/List`, in apply order.
+pub fn json(plan: &Plan) -> Result<String, serde_json::Error> {
+    let items = plan.children.iter().map(|child| child.object.to_manifest()).collect::<Result<Vec<_>, _>>()?;
+    let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+    let mut text = serde_json::to_string_pretty(&list)?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn ready(conditions: &[Condition]) -> (&'static str, String, String) {
+    match conditions.iter().find(|c| c.type_ == "Ready") {
+        Some(c) => (
+            match c.status {
+                ConditionStatus::True => "True",
+                ConditionStatus::False => "False",
+                ConditionStatus::Unknown => "Unknown",
+            },
+            c.reason.clone(),
+            c.message.clone(),
+        ),
+        None => ("Unknown", String::new(), String::new()),
+    }
+}
+
+/// A summary for people: each tenant with its tier, namespace and readiness, each of its
+/// workflows with its trigger, phase and reason, then whatever else is not ready.
+pub fn table(world: &World, plan: &Plan) -> String {
+    let mut out = String::new();
+    let mut tenants: Vec<_> = world.tenants.iter().collect();
+    tenants.sort_by_key(|t| t.name_any());
+    let _ =
+        writeln!(out, "{:<28} {:<20} {:<32} {:<28} {:<6} REASON", "TENANT", "PARTNER", "TIER", "NAMESPACE", "READY");
+    let mut problems = Vec::new();
+    for tenant in tenants {
+        let name = tenant.name_any();
+        let Some(status) = plan.tenants.get(&name) else { continue };
+        let (ready_status, reason, message) = ready(&status.conditions);
+        let namespace = status.namespace.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<28} {:<20} {:<32} {:<28} {:<6} {}",
+            name, tenant.spec.partner_ref, tenant.spec.tier_ref, namespace, ready_status, reason
+        );
+        if ready_status != "True" {
+            problems.push(format!("Tenant/{name}: {message}"));
+        }
+        for ((workflow_namespace, workflow), workflow_status) in &plan.workflows {
+            if workflow_namespace != &namespace || status.namespace.is_none() {
+                continue;
+            }
+            if !matches!(
+                status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.as_str()),
+                Some(reason) if reason != "NamespaceConflict"
+            ) {
+                continue;
+            }
+            let declared = world
+                .workflows
+                .iter()
+                .find(|w| w.namespace().as_deref() == Some(workflow_namespace) && &w.name_any() == workflow);
+            let category = declared.map(|w| w.spec.category.as_str()).unwrap_or_default();
+            let phase = workflow_status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<36} {:<24} {:<36} {:<9} {}",
+                workflow,
+                category,
+                workflow_status.trigger.clone().unwrap_or_default(),
+                phase,
+                workflow_status.reason.clone().unwrap_or_default()
+            );
+            if workflow_status.reason.is_some() {
+                let (_, _, message) = ready(&workflow_status.conditions);
+                problems.push(format!("Workflow/{workflow_namespace}/{workflow}: {message}"));
+            }
+        }
+    }
+    for ((namespace, workflow), status) in &plan.workflows {
+        if status.reason.as_deref() == Some("NoTenant") {
+            let (_, _, message) = ready(&status.conditions);
+            problems.push(format!("Workflow/{namespace}/{workflow}: {message}"));
+        }
+    }
+    for (name, status) in &plan.tiers {
+        let (ready_status, _, message) = ready(&status.conditions);
+        if ready_status != "True" {
+            problems.push(format!("ServiceTier/{name}: {message}"));
+        }
+    }
+    for (name, status) in &plan.partners {
+        let (ready_status, _, message) = ready(&status.conditions);
+        if ready_status != "True" {
+            problems.push(format!("Partner/{name}: {message}"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} partners, {} tiers, {} tenants, {} workflows; {} objects to apply, {} owners left untouched",
+        plan.partners.len(),
+        plan.tiers.len(),
+        plan.tenants.len(),
+        plan.workflows.len(),
+        plan.children.len(),
+        plan.frozen.len()
+    );
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\nNot ready:");
+        for problem in problems {
+            let _ = writeln!(out, "  {problem}");
+        }
+    }
+    out
+}
