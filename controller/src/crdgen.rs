@@ -30,14 +30,25 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     crds
 }
 
-/// All CRDs as one multi-document YAML stream, the content of `crds/`.
+/// All CRDs as one multi-document YAML stream, as `tenantry crds` prints them.
 pub fn to_yaml() -> Result<String, serde_yaml::Error> {
     let mut out = String::new();
-    for crd in all() {
+    for (_, text) in files()? {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&crd)?);
+        out.push_str(&text);
     }
     Ok(out)
+}
+
+/// Each CRD as the file `crds/` holds it: `<plural>.<group>.yaml` and its YAML.
+pub fn files() -> Result<Vec<(String, String)>, serde_yaml::Error> {
+    all()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            Ok((format!("{name}.yaml"), serde_yaml::to_string(&crd)?))
+        })
+        .collect()
 }
 
 /// Drops `nullable: true`, which the derive adds for every `Option`: an omitted optional

@@ -62,14 +62,10 @@ pub fn table(world: &World, plan: &Plan) -> String {
         if ready_status != "True" {
             problems.push(format!("Tenant/{name}: {message}"));
         }
+        // A tenant that lost its namespace to an older one lists none of the workflows there.
+        let owns_namespace = reason != "NamespaceConflict";
         for ((workflow_namespace, workflow), workflow_status) in &plan.workflows {
-            if workflow_namespace != &namespace || status.namespace.is_none() {
-                continue;
-            }
-            if !matches!(
-                status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.as_str()),
-                Some(reason) if reason != "NamespaceConflict"
-            ) {
+            if workflow_namespace != &namespace || !owns_namespace {
                 continue;
             }
             let declared = world

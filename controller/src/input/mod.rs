@@ -267,6 +267,8 @@ fn typed<K: DeserializeOwned>(value: &Value) -> Result<K, (String, String)> {
         unknown.push(path.to_string())
     }))
     .map_err(|e| (e.path().to_string(), e.inner().to_string()))?;
+    // The derived types read apiVersion and kind through the type itself, not as fields.
+    unknown.retain(|path| path != "apiVersion" && path != "kind");
     match unknown.first() {
         Some(field) => Err((field.clone(), "unknown field; check its spelling against `kubectl explain`".into())),
         None => Ok(object),

@@ -82,7 +82,7 @@ pub fn plan(world: &World, now: Timestamp) -> Plan {
 
     let tier_verdicts = resolve::tiers(&index, &now, &mut plan);
     let tenants = resolve::tenants(&index, &tier_verdicts);
-    let workflow_outcomes = workflows::decide(&index, &tenants, &now);
+    let workflow_outcomes = workflows::decide(&index, &tenants);
 
     for tenant in tenants.values() {
         tenant.plan_into(&workflow_outcomes, &now, &mut plan);
@@ -108,3 +108,8 @@ fn age_key<K: ResourceExt>(object: &K) -> (Option<Timestamp>, String) {
     let created = object.creation_timestamp().map(|t| t.0);
     (created.or(Some(Timestamp::MAX)), object.name_any())
 }
+
+#[cfg(test)]
+pub mod fixtures;
+#[cfg(test)]
+mod tests;

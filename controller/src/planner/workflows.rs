@@ -6,7 +6,7 @@ use super::conditions::{Conditions, Verdict};
 use super::resolve::{Amount, ContainerLimits, Index, Resolved, TenantPlan};
 use super::{age_key, build_workflow, cron, labels, quantity, templates, OwnerKey, Plan};
 use crate::api::common::ResourceAmounts;
-use crate::api::workflow::{RunCounts, Trigger};
+use crate::api::workflow::Trigger;
 use crate::api::{ConditionStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
@@ -82,11 +82,7 @@ impl Outcome<'_, '_> {
                 reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
                 trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
                 deployed_generation,
-                runs: previous
-                    .runs
-                    .clone()
-                    .or_else(|| Some(RunCounts::default()))
-                    .filter(|r| *r != RunCounts::default()),
+                runs: previous.runs.clone(),
                 last_run_time: previous.last_run_time.clone(),
                 conditions: conditions.finish(),
             },
@@ -111,7 +107,6 @@ pub fn trigger_summary(trigger: &Trigger) -> String {
 pub fn decide<'a, 'w>(
     index: &Index<'a>,
     tenants: &'w BTreeMap<String, TenantPlan<'a>>,
-    _now: &str,
 ) -> BTreeMap<(String, String), Outcome<'a, 'w>> {
     let namespace_owner: BTreeMap<&str, &TenantPlan> =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.as_str(), t)).collect();
@@ -165,9 +160,8 @@ pub fn decide<'a, 'w>(
                 outcome.verdict = Verdict::stalled(
                     "TierWorkflowLimit",
                     format!(
-                        "tier '{}' runs at most {max} workflows and {} older ones run; this one is held (scaled to zero)",
+                        "tier '{}' runs at most {max} workflows and {max} older ones already run; this one is held (scaled to zero)",
                         resolved.tier.name_any(),
-                        max
                     ),
                 );
             }

@@ -1,0 +1,85 @@
+//! `crds/` must hold exactly what `tenantry crds` generates: a change to the API types that
+//! is not regenerated fails here. Regenerate with `UPDATE_CRDS=1 cargo test --test crds_are_fresh`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn crds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("crds")
+}
+
+#[test]
+fn crds_directory_matches_the_generated_definitions() {
+    let generated = tenantry::crdgen::files().expect("CRDs render as YAML");
+    let dir = crds_dir();
+    if std::env::var_os("UPDATE_CRDS").is_some() {
+        std::fs::create_dir_all(&dir).expect("create crds/");
+        for (name, text) in &generated {
+            std::fs::write(dir.join(name), text).expect("write CRD");
+        }
+    }
+    let expected: BTreeSet<String> = generated.iter().map(|(name, _)| name.clone()).collect();
+    let present: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("crds/ exists")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    assert_eq!(
+        present, expected,
+        "crds/ holds other files than the generated ones; run UPDATE_CRDS=1 cargo test --test crds_are_fresh"
+    );
+    for (name, text) in generated {
+        let on_disk = std::fs::read_to_string(dir.join(&name)).expect("read CRD");
+        assert!(on_disk == text, "crds/{name} is stale; run UPDATE_CRDS=1 cargo test --test crds_are_fresh");
+    }
+}
+
+#[test]
+fn every_kind_is_in_the_tenantry_category_with_a_status_subresource() {
+    for crd in tenantry::crdgen::all() {
+        let kind = &crd.spec.names.kind;
+        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["tenantry".to_string()][..]), "{kind}");
+        let version = &crd.spec.versions[0];
+        assert!(
+            version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
+            "{kind} has a status subresource"
+        );
+        assert!(
+            !version.additional_printer_columns.as_deref().unwrap_or_default().is_empty(),
+            "{kind} has printer columns"
+        );
+        let short_names = crd.spec.names.short_names.clone().unwrap_or_default();
+        assert!(!short_names.is_empty(), "{kind} has a short name");
+        for taken in ["wf", "cwf", "app", "po", "pol", "cpol", "tier-"] {
+            assert!(!short_names.iter().any(|s| s == taken), "{kind} short name {taken} clashes");
+        }
+    }
+}
+
+/// Every property of every schema carries a description, so `kubectl explain` is useful, and
+/// nothing is nullable (optional fields are omitted, never null).
+#[test]
+fn every_field_is_described_and_none_is_nullable() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{JSONSchemaProps, JSONSchemaPropsOrArray};
+    fn walk(kind: &str, path: &str, schema: &JSONSchemaProps, missing: &mut Vec<String>) {
+        assert_ne!(schema.nullable, Some(true), "{kind} {path} is nullable");
+        for (name, property) in schema.properties.iter().flatten() {
+            let child = format!("{path}.{name}");
+            let described = property.description.as_deref().map(|d| !d.trim().is_empty()).unwrap_or(false);
+            // metadata is described by Kubernetes itself.
+            if !described && child != ".metadata" {
+                missing.push(format!("{kind}{child}"));
+            }
+            walk(kind, &child, property, missing);
+        }
+        if let Some(JSONSchemaPropsOrArray::Schema(items)) = &schema.items {
+            walk(kind, &format!("{path}[]"), items, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    for crd in tenantry::crdgen::all() {
+        let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).expect("schema");
+        walk(&crd.spec.names.kind, "", schema, &mut missing);
+    }
+    assert!(missing.is_empty(), "fields without a description: {missing:#?}");
+}
