@@ -220,6 +220,17 @@ proptest! {
     }
 
     #[test]
+    fn planning_one_tenant_from_its_slice_matches_the_fleet_plan(world in world(), now in instant()) {
+        let fleet = planner::plan(&world, now);
+        for tenant in &world.tenants {
+            let name = tenant.metadata.name.clone().unwrap_or_default();
+            let slice = planner::tenant_slice(&world, &name).expect("the tenant is in the world");
+            let alone = planner::plan(&slice, now);
+            prop_assert_eq!(alone.for_tenant(&name), fleet.for_tenant(&name), "{}", name);
+        }
+    }
+
+    #[test]
     fn a_tenant_is_stalled_exactly_when_it_is_frozen(world in world(), now in instant()) {
         let plan = planner::plan(&world, now);
         for (name, status) in &plan.tenants {

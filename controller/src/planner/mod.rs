@@ -10,11 +10,13 @@ pub mod cron;
 pub mod labels;
 pub mod quantity;
 mod resolve;
+pub mod slice;
 pub mod templates;
 mod workflows;
 
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
+pub use slice::{tenant_slice, Catalog};
 
 use crate::api::{
     Approval, BillingRecord, GovernancePolicy, Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant,
@@ -65,13 +67,51 @@ pub struct Plan {
     pub tenants: BTreeMap<String, TenantStatus>,
     /// Status of each workflow, by namespace and name.
     pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+    /// The tenant each tenant namespace belongs to (the oldest that claims it).
+    pub namespace_owners: BTreeMap<String, String>,
 }
 
 impl Plan {
+    /// The part of the plan that concerns one tenant: its children and status, and those of
+    /// the workflows in its namespace. This is what the live controller acts on per tenant.
+    pub fn for_tenant(&self, tenant: &str) -> TenantPlan {
+        let status = self.tenants.get(tenant).cloned();
+        let namespace = status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_default();
+        let owns_namespace = self.namespace_owners.get(&namespace).map(String::as_str) == Some(tenant);
+        let mine = |owner: &OwnerKey| match owner {
+            OwnerKey::Tenant { name } => name == tenant,
+            OwnerKey::Workflow { namespace: ns, .. } => owns_namespace && ns == &namespace,
+        };
+        TenantPlan {
+            children: self.children.iter().filter(|c| mine(&c.owner)).cloned().collect(),
+            frozen: self.frozen.iter().filter(|o| mine(o)).cloned().collect(),
+            status,
+            workflows: self
+                .workflows
+                .iter()
+                .filter(|((ns, _), _)| owns_namespace && ns == &namespace)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     /// The children that belong to one owner.
     pub fn children_of<'a>(&'a self, owner: &'a OwnerKey) -> impl Iterator<Item = &'a Child> + 'a {
         self.children.iter().filter(move |child| &child.owner == owner)
     }
+}
+
+/// What the plan says about one tenant and the workflows in its namespace.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantPlan {
+    /// Children of the tenant and of its workflows, in apply order.
+    pub children: Vec<Child>,
+    /// The tenant or its workflows, when their existing children must be left alone.
+    pub frozen: BTreeSet<OwnerKey>,
+    /// The tenant's status.
+    pub status: Option<TenantStatus>,
+    /// Statuses of the workflows in its namespace.
+    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
 }
 
 /// Plans the whole fleet at instant `now`.
@@ -82,6 +122,8 @@ pub fn plan(world: &World, now: Timestamp) -> Plan {
 
     let tier_verdicts = resolve::tiers(&index, &now, &mut plan);
     let tenants = resolve::tenants(&index, &tier_verdicts);
+    plan.namespace_owners =
+        tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
     let workflow_outcomes = workflows::decide(&index, &tenants);
 
     for tenant in tenants.values() {
