@@ -7,6 +7,9 @@ use crate::api::workflow::Trigger;
 use crate::api::{Condition, ConditionStatus, WorkflowCategory, WorkflowPhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+/// A change that breaks one thing in a valid object.
+type Breakage<T> = Box<dyn Fn(&mut T)>;
+
 fn at(text: &str) -> Timestamp {
     text.parse().expect("test instants are valid")
 }
@@ -107,7 +110,7 @@ fn owner_references_only_with_real_uids() {
 
 #[test]
 fn broken_tenant_references_become_conditions_and_freeze_children() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut World)>)> = vec![
+    let cases: Vec<(&str, Breakage<World>)> = vec![
         ("UnknownPartner", Box::new(|w: &mut World| w.tenants[0].spec.partner_ref = "nobody".into())),
         ("UnknownTier", Box::new(|w: &mut World| w.tenants[0].spec.tier_ref = "gold".into())),
         (
@@ -220,7 +223,7 @@ fn partner_names_must_fit_in_a_label() {
 
 #[test]
 fn workflow_spec_errors_block_it_and_leave_its_workload_alone() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Workflow)>)> = vec![
+    let cases: Vec<(&str, Breakage<Workflow>)> = vec![
         ("UnknownTemplate", Box::new(|w: &mut Workflow| w.spec.template = "refund".into())),
         ("MissingConnector", Box::new(|w: &mut Workflow| w.spec.connectors = vec!["erp".into()])),
         (
