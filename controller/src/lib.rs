@@ -10,3 +10,4 @@ pub mod crdgen;
 pub mod input;
 pub mod planner;
 pub mod render;
+pub mod shell;

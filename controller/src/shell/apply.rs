@@ -1,0 +1,311 @@
+//! Decides, for one tenant, which children to apply and which to prune, then does it with
+//! server-side apply under one field manager. The decision is pure and tested without a
+//! cluster; the execution is tested against a mocked API server.
+
+use super::index::{owner_of, ChildRef};
+use crate::planner::quantity;
+use crate::planner::{Child, ChildKind, OwnerKey};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::core::ApiResource;
+use kube::{Api, Client, ResourceExt};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The field manager of every write tenantry makes.
+pub const FIELD_MANAGER: &str = "tenantry";
+
+/// The API resource of a child kind, for dynamic requests.
+pub fn api_resource(kind: ChildKind) -> ApiResource {
+    match kind {
+        ChildKind::Namespace => ApiResource::erase::<Namespace>(&()),
+        ChildKind::ServiceAccount => ApiResource::erase::<ServiceAccount>(&()),
+        ChildKind::ResourceQuota => ApiResource::erase::<ResourceQuota>(&()),
+        ChildKind::LimitRange => ApiResource::erase::<LimitRange>(&()),
+        ChildKind::NetworkPolicy => ApiResource::erase::<NetworkPolicy>(&()),
+        ChildKind::Role => ApiResource::erase::<Role>(&()),
+        ChildKind::RoleBinding => ApiResource::erase::<RoleBinding>(&()),
+        ChildKind::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
+        ChildKind::Deployment => ApiResource::erase::<Deployment>(&()),
+        ChildKind::CronJob => ApiResource::erase::<CronJob>(&()),
+    }
+}
+
+/// Whether a kind is namespaced.
+pub fn namespaced(kind: ChildKind) -> bool {
+    kind != ChildKind::Namespace
+}
+
+/// An object of a managed kind as observed in the cluster.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// Its reference.
+    pub reference: ChildRef,
+    /// Its UID, so a prune never deletes a newer object of the same name.
+    pub uid: Option<String>,
+    /// The tenantry object its labels say it belongs to.
+    pub owner: Option<OwnerKey>,
+    /// The object as JSON.
+    pub manifest: Value,
+}
+
+impl Observed {
+    /// Reads an observed object of `kind`.
+    pub fn from_dynamic(kind: ChildKind, object: &DynamicObject) -> Self {
+        Observed {
+            reference: ChildRef::of(kind, object),
+            uid: object.uid(),
+            owner: owner_of(object).map(|(_, owner)| owner),
+            manifest: serde_json::to_value(object).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// What to do with one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Apply the desired object: it is missing or differs from what is observed.
+    Apply(Box<Child>),
+    /// Delete an object that carries our labels and is no longer desired.
+    Prune {
+        /// The object.
+        reference: ChildRef,
+        /// Its UID, as a delete precondition.
+        uid: Option<String>,
+    },
+}
+
+/// Decides the writes that bring `observed` to `desired`: nothing for objects that already
+/// match, an apply for those that are missing or drifted, a prune for those we labelled and
+/// no longer want. Children of frozen owners are never pruned, and namespaces never are:
+/// a namespace goes only when its tenant is deleted.
+pub fn decide(desired: &[Child], observed: &[Observed], frozen: &BTreeSet<OwnerKey>) -> Vec<Step> {
+    let by_reference: BTreeMap<ChildRef, &Observed> = observed.iter().map(|o| (o.reference.clone(), o)).collect();
+    let mut wanted = BTreeSet::new();
+    let mut steps = Vec::new();
+    for child in desired {
+        let meta = child.object.meta();
+        let reference = ChildRef {
+            kind: child.object.kind(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        };
+        let manifest = child.object.to_manifest().unwrap_or(Value::Null);
+        let up_to_date = by_reference.get(&reference).map(|o| contains(&o.manifest, &manifest)).unwrap_or(false);
+        if !up_to_date {
+            steps.push(Step::Apply(Box::new(child.clone())));
+        }
+        wanted.insert(reference);
+    }
+    for object in observed {
+        let Some(owner) = &object.owner else { continue };
+        if wanted.contains(&object.reference) || frozen.contains(owner) || object.reference.kind == ChildKind::Namespace
+        {
+            continue;
+        }
+        steps.push(Step::Prune { reference: object.reference.clone(), uid: object.uid.clone() });
+    }
+    steps
+}
+
+/// Whether `observed` already holds every field of `desired` with the same value. Fields the
+/// API server adds (defaults, status, metadata) are ignored; quantities compare by value, as
+/// the server may rewrite `1000m` as `1`.
+pub fn contains(observed: &Value, desired: &Value) -> bool {
+    match (observed, desired) {
+        (Value::Object(have), Value::Object(want)) => want.iter().all(|(key, value)| match have.get(key) {
+            Some(present) => contains(present, value),
+            None => value_is_empty(value),
+        }),
+        (Value::Array(have), Value::Array(want)) => {
+            have.len() == want.len() && have.iter().zip(want).all(|(h, w)| contains(h, w))
+        }
+        (Value::String(have), Value::String(want)) => have == want || same_quantity(have, want),
+        (Value::Number(have), Value::String(want)) | (Value::String(want), Value::Number(have)) => {
+            same_quantity(&have.to_string(), want)
+        }
+        (have, want) => have == want,
+    }
+}
+
+/// The API server drops empty objects and lists it was sent, so their absence is a match.
+fn value_is_empty(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+fn same_quantity(a: &str, b: &str) -> bool {
+    match (quantity::parse(a), quantity::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The result of one step.
+#[derive(Debug)]
+pub struct StepResult {
+    /// The step.
+    pub step: Step,
+    /// The owner to report a failure on.
+    pub owner: Option<OwnerKey>,
+    /// The API server's refusal, if any.
+    pub error: Option<kube::Error>,
+}
+
+fn api(client: &Client, kind: ChildKind, namespace: &str) -> Api<DynamicObject> {
+    let resource = api_resource(kind);
+    if namespaced(kind) {
+        Api::namespaced_with(client.clone(), namespace, &resource)
+    } else {
+        Api::all_with(client.clone(), &resource)
+    }
+}
+
+/// Carries out the steps in order. A refused step is reported and the others still run, so
+/// one bad object holds up nothing else.
+pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
+    let mut results = Vec::with_capacity(steps.len());
+    for step in steps {
+        let (owner, outcome) = match &step {
+            Step::Apply(child) => {
+                let meta = child.object.meta();
+                let name = meta.name.clone().unwrap_or_default();
+                let namespace = meta.namespace.clone().unwrap_or_default();
+                let outcome = match child.object.to_manifest() {
+                    Ok(manifest) => api(client, child.object.kind(), &namespace)
+                        .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(manifest))
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(kube::Error::SerdeError(e)),
+                };
+                (Some(child.owner.clone()), outcome)
+            }
+            Step::Prune { reference, uid } => {
+                let params = DeleteParams {
+                    preconditions: uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+                    ..DeleteParams::background()
+                };
+                let outcome =
+                    match api(client, reference.kind, &reference.namespace).delete(&reference.name, &params).await {
+                        Ok(_) => Ok(()),
+                        // Already gone: the goal is reached.
+                        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                (None, outcome)
+            }
+        };
+        results.push(StepResult { step, owner, error: outcome.err() });
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::{fixtures, plan};
+    use serde_json::json;
+
+    fn planned() -> crate::planner::Plan {
+        plan(&fixtures::fleet(), jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// What the API server would hold after applying `child`: the same object plus fields it adds.
+    fn as_stored(child: &Child) -> Observed {
+        let mut manifest = child.object.to_manifest().expect("json");
+        manifest["metadata"]["uid"] = json!(format!("uid-{}", child.object.meta().name.clone().unwrap_or_default()));
+        manifest["metadata"]["resourceVersion"] = json!("42");
+        manifest["metadata"]["managedFields"] = json!([{"manager": "tenantry"}]);
+        if let Some(spec) = manifest.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("defaultedByServer".into(), json!(true));
+        }
+        manifest["status"] = json!({"observedGeneration": 1});
+        let object: DynamicObject = serde_json::from_value(manifest).expect("dynamic");
+        Observed::from_dynamic(child.object.kind(), &object)
+    }
+
+    #[test]
+    fn an_up_to_date_cluster_needs_no_write() {
+        let plan = planned();
+        let observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+    }
+
+    #[test]
+    fn missing_objects_are_applied() {
+        let plan = planned();
+        let observed: Vec<Observed> = plan.children.iter().skip(1).map(as_stored).collect();
+        let steps = decide(&plan.children, &observed, &plan.frozen);
+        assert_eq!(steps, vec![Step::Apply(Box::new(plan.children[0].clone()))]);
+    }
+
+    #[test]
+    fn an_edited_field_we_own_is_restored() {
+        let plan = planned();
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        let deployment = observed.iter_mut().find(|o| o.reference.kind == ChildKind::Deployment).expect("deployment");
+        deployment.manifest["spec"]["replicas"] = json!(7);
+        let steps = decide(&plan.children, &observed, &plan.frozen);
+        assert_eq!(steps.len(), 1);
+        assert!(matches!(&steps[0], Step::Apply(child) if child.object.kind() == ChildKind::Deployment));
+    }
+
+    #[test]
+    fn a_field_someone_else_added_is_left_alone() {
+        let plan = planned();
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        observed[0].manifest["metadata"]["labels"]["team"] = json!("payments");
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        assert!(contains(&json!({"cpu": "1"}), &json!({"cpu": "1000m"})));
+        assert!(contains(&json!({"pods": 20}), &json!({"pods": "20"})));
+        assert!(!contains(&json!({"cpu": "2"}), &json!({"cpu": "1000m"})));
+        assert!(contains(&json!({"emptyDir": {}}), &json!({"emptyDir": {}})));
+        assert!(contains(&json!({}), &json!({"emptyDir": {}})));
+        assert!(!contains(&json!({"args": ["a"]}), &json!({"args": ["a", "b"]})));
+    }
+
+    #[test]
+    fn objects_no_longer_desired_are_pruned_unless_their_owner_is_frozen() {
+        let plan = planned();
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        let mut leftover = observed
+            .iter()
+            .find(|o| o.reference.kind == ChildKind::CronJob || o.reference.kind == ChildKind::Deployment)
+            .expect("workload")
+            .clone();
+        leftover.reference.name = "deleted-workflow".into();
+        leftover.owner = Some(OwnerKey::Workflow { namespace: "tenant-shop".into(), name: "deleted-workflow".into() });
+        observed.push(leftover.clone());
+        let steps = decide(&plan.children, &observed, &plan.frozen);
+        assert_eq!(steps, vec![Step::Prune { reference: leftover.reference.clone(), uid: leftover.uid.clone() }]);
+
+        let frozen = BTreeSet::from([leftover.owner.clone().expect("owner")]);
+        assert_eq!(decide(&plan.children, &observed, &frozen), vec![], "a frozen owner's children stay");
+    }
+
+    #[test]
+    fn namespaces_and_unlabelled_objects_are_never_pruned() {
+        let plan = planned();
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        let mut old_namespace = observed.iter().find(|o| o.reference.kind == ChildKind::Namespace).expect("ns").clone();
+        old_namespace.reference.name = "old-namespace".into();
+        observed.push(old_namespace);
+        let mut unlabelled = observed[1].clone();
+        unlabelled.reference.name = "not-ours".into();
+        unlabelled.owner = None;
+        observed.push(unlabelled);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+    }
+}

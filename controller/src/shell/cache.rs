@@ -1,0 +1,324 @@
+//! The controller's view of the cluster: one watch per kind feeds both a cache (reflector
+//! store) and the index, and turns each change into re-queues of exactly the tenants it
+//! concerns.
+
+use super::apply::{api_resource, namespaced, Observed};
+use super::index::{ChildRef, FleetIndex};
+use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
+use crate::planner::{labels, Catalog, ChildKind};
+use futures::channel::mpsc::UnboundedSender;
+use futures::{Stream, StreamExt};
+use kube::api::DynamicObject;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::Notify;
+
+/// Caches of every kind the operator reads, and the index over them.
+#[derive(Clone)]
+pub struct Caches {
+    /// Partners.
+    pub partners: Store<Partner>,
+    /// Service tiers.
+    pub tiers: Store<ServiceTier>,
+    /// Tenants.
+    pub tenants: Store<Tenant>,
+    /// Workflows in every namespace.
+    pub workflows: Store<Workflow>,
+    /// Governance policies.
+    pub policies: Store<GovernancePolicy>,
+    /// Approvals in every namespace.
+    pub approvals: Store<Approval>,
+    /// Managed children, by kind.
+    pub children: BTreeMap<ChildKind, Store<DynamicObject>>,
+    /// The index over all of them.
+    pub index: Arc<RwLock<FleetIndex>>,
+}
+
+/// Where changes are sent: tenants to re-queue, and the fleet-status loop to wake.
+#[derive(Clone)]
+pub struct Triggers {
+    /// Tenants to reconcile.
+    pub tenants: UnboundedSender<ObjectRef<Tenant>>,
+    /// Wakes the loop that writes partner, tier, policy and approval statuses.
+    pub fleet: Arc<Notify>,
+    /// Counts triggers sent and not yet taken.
+    pub queue_depth: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl Triggers {
+    fn tenant(&self, name: &str) {
+        self.queue_depth.inc();
+        if self.tenants.unbounded_send(ObjectRef::new(name)).is_err() {
+            self.queue_depth.dec();
+        }
+    }
+
+    fn tenants(&self, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            self.tenant(&name);
+        }
+    }
+}
+
+impl Caches {
+    /// Reads the index.
+    pub fn index(&self) -> RwLockReadGuard<'_, FleetIndex> {
+        self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn index_mut(&self) -> RwLockWriteGuard<'_, FleetIndex> {
+        self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The observed children labelled with `tenant`.
+    pub fn observed_children(&self, tenant: &str) -> Vec<Observed> {
+        let references = self.index().children_of_tenant(tenant);
+        references
+            .into_iter()
+            .filter_map(|reference| {
+                let store = self.children.get(&reference.kind)?;
+                let key = object_ref(&reference);
+                store.get(&key).map(|object| Observed::from_dynamic(reference.kind, &object))
+            })
+            .collect()
+    }
+
+    /// Waits until every cache has listed its objects once.
+    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.partners.wait_until_ready().await?;
+        self.tiers.wait_until_ready().await?;
+        self.tenants.wait_until_ready().await?;
+        self.workflows.wait_until_ready().await?;
+        self.policies.wait_until_ready().await?;
+        self.approvals.wait_until_ready().await?;
+        for store in self.children.values() {
+            store.wait_until_ready().await?;
+        }
+        Ok(())
+    }
+}
+
+fn object_ref(reference: &ChildRef) -> ObjectRef<DynamicObject> {
+    let mut key = ObjectRef::new_with(&reference.name, api_resource(reference.kind));
+    if namespaced(reference.kind) {
+        key = key.within(&reference.namespace);
+    }
+    key
+}
+
+impl Catalog for Caches {
+    fn tenant(&self, name: &str) -> Option<Tenant> {
+        self.tenants.get(&ObjectRef::new(name)).map(|t| (*t).clone())
+    }
+    fn partner(&self, name: &str) -> Option<Partner> {
+        self.partners.get(&ObjectRef::new(name)).map(|p| (*p).clone())
+    }
+    fn tier(&self, name: &str) -> Option<ServiceTier> {
+        self.tiers.get(&ObjectRef::new(name)).map(|t| (*t).clone())
+    }
+    fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant> {
+        let names = self.index().tenants_in_namespace(namespace);
+        names.iter().filter_map(|name| Catalog::tenant(self, name)).collect()
+    }
+    fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
+        let names = self.index().workflows_in_namespace(namespace);
+        names
+            .iter()
+            .filter_map(|name| self.workflows.get(&ObjectRef::new(name).within(namespace)).map(|w| (*w).clone()))
+            .collect()
+    }
+}
+
+/// A watch of one kind through a reflector into `writer`, yielding its events.
+fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    reflector(writer, watcher(api, config).default_backoff())
+}
+
+fn reflector<K, W>(writer: reflector::store::Writer<K>, stream: W) -> impl Stream<Item = W::Item> + Send
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+    W: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+{
+    reflector::reflector(writer, stream)
+}
+
+/// Runs until the watches end: builds the caches and spawns one task per watched kind.
+/// Returns the caches at once; they fill as the watches list.
+pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinSet<()>) -> Caches {
+    let index = Arc::new(RwLock::new(FleetIndex::default()));
+    let (partners, partner_writer) = reflector::store();
+    let (tiers, tier_writer) = reflector::store();
+    let (tenants, tenant_writer) = reflector::store();
+    let (workflows, workflow_writer) = reflector::store();
+    let (policies, policy_writer) = reflector::store();
+    let (approvals, approval_writer) = reflector::store();
+    let mut children = BTreeMap::new();
+    let mut child_writers = Vec::new();
+    for kind in ChildKind::ALL {
+        let writer = reflector::store::Writer::new(api_resource(kind));
+        children.insert(kind, writer.as_reader());
+        child_writers.push((kind, writer));
+    }
+    let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index };
+    let config = watcher::Config::default();
+
+    {
+        let (caches, triggers) = (caches.clone(), triggers.clone());
+        let events = reflected(Api::<Partner>::all(client.clone()), config.clone(), partner_writer);
+        tasks.spawn(drain(events, "Partner", move |event| {
+            if let Some(partner) = touched(event) {
+                triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
+            }
+            triggers.fleet.notify_one();
+        }));
+    }
+    {
+        let (caches, triggers) = (caches.clone(), triggers.clone());
+        let events = reflected(Api::<ServiceTier>::all(client.clone()), config.clone(), tier_writer);
+        tasks.spawn(drain(events, "ServiceTier", move |event| {
+            match &event {
+                watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
+                watcher::Event::Delete(tier) => caches.index_mut().remove_tier(&tier.name_any()),
+                watcher::Event::InitDone => {
+                    let listed = caches.tiers.state();
+                    caches.index_mut().rebuild_tiers(listed.iter().map(|t| t.as_ref()));
+                }
+                watcher::Event::Init => {}
+            }
+            if let Some(tier) = touched(event) {
+                triggers.tenants(caches.index().tenants_of_tier(&tier.name_any()));
+            }
+            triggers.fleet.notify_one();
+        }));
+    }
+    {
+        let (caches, triggers) = (caches.clone(), triggers.clone());
+        let events = reflected(Api::<Tenant>::all(client.clone()), config.clone(), tenant_writer);
+        tasks.spawn(drain(events, "Tenant", move |event| {
+            match &event {
+                watcher::Event::Apply(tenant) | watcher::Event::InitApply(tenant) => {
+                    // Tenants that shared the old or share the new namespace are affected too.
+                    let previous_namespace =
+                        caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any()));
+                    caches.index_mut().upsert_tenant(tenant);
+                    triggers.tenants(previous_namespace);
+                    triggers.tenant(&tenant.name_any());
+                }
+                watcher::Event::Delete(tenant) => {
+                    caches.index_mut().remove_tenant(&tenant.name_any());
+                    triggers
+                        .tenants(caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any())));
+                }
+                watcher::Event::InitDone => {
+                    let listed = caches.tenants.state();
+                    caches.index_mut().rebuild_tenants(listed.iter().map(|t| t.as_ref()));
+                }
+                watcher::Event::Init => {}
+            }
+            triggers.fleet.notify_one();
+        }));
+    }
+    {
+        let (caches, triggers) = (caches.clone(), triggers.clone());
+        let events = reflected(Api::<Workflow>::all(client.clone()), config.clone(), workflow_writer);
+        tasks.spawn(drain(events, "Workflow", move |event| {
+            match &event {
+                watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
+                    caches.index_mut().upsert_workflow(workflow)
+                }
+                watcher::Event::Delete(workflow) => caches.index_mut().remove_workflow(workflow),
+                watcher::Event::InitDone => {
+                    let listed = caches.workflows.state();
+                    caches.index_mut().rebuild_workflows(listed.iter().map(|w| w.as_ref()));
+                }
+                watcher::Event::Init => {}
+            }
+            if let Some(workflow) = touched(event) {
+                let namespace = workflow.namespace().unwrap_or_default();
+                let owners = caches.index().tenants_in_namespace(&namespace);
+                if owners.is_empty() {
+                    triggers.fleet.notify_one();
+                }
+                triggers.tenants(owners);
+            }
+        }));
+    }
+    {
+        let triggers = triggers.clone();
+        let events = reflected(Api::<GovernancePolicy>::all(client.clone()), config.clone(), policy_writer);
+        tasks.spawn(drain(events, "GovernancePolicy", move |_| triggers.fleet.notify_one()));
+    }
+    {
+        let triggers = triggers.clone();
+        let events = reflected(Api::<Approval>::all(client.clone()), config.clone(), approval_writer);
+        tasks.spawn(drain(events, "Approval", move |_| triggers.fleet.notify_one()));
+    }
+    let managed = watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    for (kind, writer) in child_writers {
+        let (caches, triggers) = (caches.clone(), triggers.clone());
+        let api = Api::<DynamicObject>::all_with(client.clone(), &api_resource(kind));
+        let events = reflector(writer, watcher(api, managed.clone()).default_backoff());
+        tasks.spawn(drain(events, kind.name(), move |event| match event {
+            // The cache keeps serving the previous list until the new one is complete, and
+            // so does the index: a partial list must never make a child look unwanted.
+            watcher::Event::Init => {}
+            watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                if let Some(tenant) = caches.index_mut().upsert_child(kind, &object) {
+                    triggers.tenant(&tenant);
+                }
+            }
+            watcher::Event::Delete(object) => {
+                // A deleted managed object is re-created by its tenant's reconcile.
+                if let Some(tenant) = caches.index_mut().remove_child(&ChildRef::of(kind, &object)) {
+                    triggers.tenant(&tenant);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(store) = caches.children.get(&kind) {
+                    let listed = store.state();
+                    caches.index_mut().rebuild_children(kind, listed.iter().map(|o| o.as_ref()));
+                }
+            }
+        }));
+    }
+    caches
+}
+
+fn touched<K>(event: watcher::Event<K>) -> Option<K> {
+    match event {
+        watcher::Event::Apply(object) | watcher::Event::InitApply(object) | watcher::Event::Delete(object) => {
+            Some(object)
+        }
+        watcher::Event::Init | watcher::Event::InitDone => None,
+    }
+}
+
+/// Consumes a watch, handing each event to `handle`. Watch errors are logged; the watcher's
+/// backoff retries them.
+async fn drain<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    kind: &'static str,
+    mut handle: impl FnMut(watcher::Event<K>) + Send,
+) {
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => handle(event),
+            Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Indexes over the controller's caches, so that a change to a partner, tier, workflow or
+//! managed child re-queues exactly the tenants it concerns without scanning the fleet, and a
+//! tenant's slice of the world is looked up rather than searched for.
+
+use crate::api::{ServiceTier, Tenant, Workflow};
+use crate::planner::labels;
+use crate::planner::{ChildKind, OwnerKey};
+use kube::api::DynamicObject;
+use kube::ResourceExt;
+use std::collections::{BTreeSet, HashMap};
+
+/// A managed child, by kind, namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChildRef {
+    /// Its kind.
+    pub kind: ChildKind,
+    /// Its namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl ChildRef {
+    /// The reference of an observed object of `kind`.
+    pub fn of(kind: ChildKind, object: &DynamicObject) -> Self {
+        ChildRef { kind, namespace: object.namespace().unwrap_or_default(), name: object.name_any() }
+    }
+}
+
+/// Which tenant, and which of its owners, a managed child belongs to, read from its labels.
+pub fn owner_of(object: &DynamicObject) -> Option<(String, OwnerKey)> {
+    let labels = object.labels();
+    if labels.get(labels::MANAGED_BY).map(String::as_str) != Some(labels::MANAGER) {
+        return None;
+    }
+    let tenant = labels.get(labels::TENANT)?.clone();
+    let owner = match (labels.get(labels::OWNER_KIND).map(String::as_str), labels.get(labels::WORKFLOW)) {
+        (Some("Workflow"), Some(workflow)) => {
+            OwnerKey::Workflow { namespace: object.namespace().unwrap_or_default(), name: workflow.clone() }
+        }
+        _ => OwnerKey::Tenant { name: tenant.clone() },
+    };
+    Some((tenant, owner))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TenantKeys {
+    partner: String,
+    tier: String,
+    namespace: String,
+}
+
+/// Reverse maps from what a tenant references to the tenants that reference it.
+#[derive(Debug, Default)]
+pub struct FleetIndex {
+    tenants: HashMap<String, TenantKeys>,
+    by_partner: HashMap<String, BTreeSet<String>>,
+    by_tier: HashMap<String, BTreeSet<String>>,
+    by_namespace: HashMap<String, BTreeSet<String>>,
+    tier_partner: HashMap<String, String>,
+    tiers_by_partner: HashMap<String, BTreeSet<String>>,
+    workflows_by_namespace: HashMap<String, BTreeSet<String>>,
+    children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
+    child_tenant: HashMap<ChildRef, String>,
+}
+
+fn insert(map: &mut HashMap<String, BTreeSet<String>>, key: &str, value: &str) {
+    map.entry(key.to_string()).or_default().insert(value.to_string());
+}
+
+fn remove(map: &mut HashMap<String, BTreeSet<String>>, key: &str, value: &str) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(value);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+impl FleetIndex {
+    /// Records a tenant (added or changed).
+    pub fn upsert_tenant(&mut self, tenant: &Tenant) {
+        let name = tenant.name_any();
+        self.remove_tenant(&name);
+        let keys = TenantKeys {
+            partner: tenant.spec.partner_ref.clone(),
+            tier: tenant.spec.tier_ref.clone(),
+            namespace: tenant.spec.namespace_for(&name),
+        };
+        insert(&mut self.by_partner, &keys.partner, &name);
+        insert(&mut self.by_tier, &keys.tier, &name);
+        insert(&mut self.by_namespace, &keys.namespace, &name);
+        self.tenants.insert(name, keys);
+    }
+
+    /// Forgets a tenant.
+    pub fn remove_tenant(&mut self, name: &str) {
+        if let Some(keys) = self.tenants.remove(name) {
+            remove(&mut self.by_partner, &keys.partner, name);
+            remove(&mut self.by_tier, &keys.tier, name);
+            remove(&mut self.by_namespace, &keys.namespace, name);
+        }
+    }
+
+    /// Records a tier (added or changed).
+    pub fn upsert_tier(&mut self, tier: &ServiceTier) {
+        let name = tier.name_any();
+        self.remove_tier(&name);
+        insert(&mut self.tiers_by_partner, &tier.spec.partner_ref, &name);
+        self.tier_partner.insert(name, tier.spec.partner_ref.clone());
+    }
+
+    /// Forgets a tier.
+    pub fn remove_tier(&mut self, name: &str) {
+        if let Some(partner) = self.tier_partner.remove(name) {
+            remove(&mut self.tiers_by_partner, &partner, name);
+        }
+    }
+
+    /// Records a workflow.
+    pub fn upsert_workflow(&mut self, workflow: &Workflow) {
+        insert(&mut self.workflows_by_namespace, &workflow.namespace().unwrap_or_default(), &workflow.name_any());
+    }
+
+    /// Forgets a workflow.
+    pub fn remove_workflow(&mut self, workflow: &Workflow) {
+        remove(&mut self.workflows_by_namespace, &workflow.namespace().unwrap_or_default(), &workflow.name_any());
+    }
+
+    /// Records a managed child under the tenant its labels name; returns that tenant.
+    pub fn upsert_child(&mut self, kind: ChildKind, object: &DynamicObject) -> Option<String> {
+        let reference = ChildRef::of(kind, object);
+        self.remove_child(&reference);
+        let (tenant, _) = owner_of(object)?;
+        self.children_by_tenant.entry(tenant.clone()).or_default().insert(reference.clone());
+        self.child_tenant.insert(reference, tenant.clone());
+        Some(tenant)
+    }
+
+    /// Forgets a managed child; returns the tenant it was recorded under.
+    pub fn remove_child(&mut self, reference: &ChildRef) -> Option<String> {
+        let tenant = self.child_tenant.remove(reference)?;
+        if let Some(set) = self.children_by_tenant.get_mut(&tenant) {
+            set.remove(reference);
+            if set.is_empty() {
+                self.children_by_tenant.remove(&tenant);
+            }
+        }
+        Some(tenant)
+    }
+
+    /// Replaces every child of one kind with what a fresh list of the kind holds.
+    pub fn rebuild_children<'a>(&mut self, kind: ChildKind, objects: impl IntoIterator<Item = &'a DynamicObject>) {
+        let stale: Vec<ChildRef> = self.child_tenant.keys().filter(|r| r.kind == kind).cloned().collect();
+        for reference in stale {
+            self.remove_child(&reference);
+        }
+        for object in objects {
+            self.upsert_child(kind, object);
+        }
+    }
+
+    /// Replaces every tenant with what a fresh list holds.
+    pub fn rebuild_tenants<'a>(&mut self, tenants: impl IntoIterator<Item = &'a Tenant>) {
+        let stale: Vec<String> = self.tenants.keys().cloned().collect();
+        for name in stale {
+            self.remove_tenant(&name);
+        }
+        for tenant in tenants {
+            self.upsert_tenant(tenant);
+        }
+    }
+
+    /// Replaces every tier with what a fresh list holds.
+    pub fn rebuild_tiers<'a>(&mut self, tiers: impl IntoIterator<Item = &'a ServiceTier>) {
+        self.tier_partner.clear();
+        self.tiers_by_partner.clear();
+        for tier in tiers {
+            self.upsert_tier(tier);
+        }
+    }
+
+    /// Replaces every workflow with what a fresh list holds.
+    pub fn rebuild_workflows<'a>(&mut self, workflows: impl IntoIterator<Item = &'a Workflow>) {
+        self.workflows_by_namespace.clear();
+        for workflow in workflows {
+            self.upsert_workflow(workflow);
+        }
+    }
+
+    /// Tenants that reference `partner` directly or through one of its tiers.
+    pub fn tenants_of_partner(&self, partner: &str) -> BTreeSet<String> {
+        let mut tenants = self.by_partner.get(partner).cloned().unwrap_or_default();
+        for tier in self.tiers_by_partner.get(partner).into_iter().flatten() {
+            tenants.extend(self.tenants_of_tier(tier));
+        }
+        tenants
+    }
+
+    /// Tenants on `tier`.
+    pub fn tenants_of_tier(&self, tier: &str) -> BTreeSet<String> {
+        self.by_tier.get(tier).cloned().unwrap_or_default()
+    }
+
+    /// Tenants that claim `namespace`.
+    pub fn tenants_in_namespace(&self, namespace: &str) -> BTreeSet<String> {
+        self.by_namespace.get(namespace).cloned().unwrap_or_default()
+    }
+
+    /// Names of the workflows in `namespace`.
+    pub fn workflows_in_namespace(&self, namespace: &str) -> BTreeSet<String> {
+        self.workflows_by_namespace.get(namespace).cloned().unwrap_or_default()
+    }
+
+    /// Managed children labelled with `tenant`.
+    pub fn children_of_tenant(&self, tenant: &str) -> BTreeSet<ChildRef> {
+        self.children_by_tenant.get(tenant).cloned().unwrap_or_default()
+    }
+
+    /// Namespaces that hold workflows but belong to no tenant.
+    pub fn orphan_workflow_namespaces(&self) -> Vec<String> {
+        let mut namespaces: Vec<String> =
+            self.workflows_by_namespace.keys().filter(|ns| !self.by_namespace.contains_key(*ns)).cloned().collect();
+        namespaces.sort();
+        namespaces
+    }
+
+    /// Number of managed children recorded, by kind.
+    pub fn child_counts(&self) -> HashMap<ChildKind, usize> {
+        let mut counts = HashMap::new();
+        for reference in self.child_tenant.keys() {
+            *counts.entry(reference.kind).or_default() += 1;
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::fixtures;
+
+    #[test]
+    fn tier_and_partner_changes_find_exactly_their_tenants() {
+        let mut index = FleetIndex::default();
+        index.upsert_tier(&fixtures::tier("basic", "acme", &[], 1));
+        index.upsert_tier(&fixtures::tier("gold", "other", &[], 1));
+        index.upsert_tenant(&fixtures::tenant("shop", "acme", "basic"));
+        index.upsert_tenant(&fixtures::tenant("maker", "acme", "gold"));
+        index.upsert_tenant(&fixtures::tenant("bystander", "other", "gold"));
+        assert_eq!(index.tenants_of_tier("basic"), BTreeSet::from(["shop".to_string()]));
+        assert_eq!(index.tenants_of_partner("acme"), BTreeSet::from(["maker".to_string(), "shop".to_string()]));
+        assert_eq!(
+            index.tenants_of_partner("other"),
+            BTreeSet::from(["bystander".to_string(), "maker".to_string()]),
+            "a tenant on another partner's tier depends on that partner too"
+        );
+
+        // Moving a tenant to another tier moves it in the index.
+        index.upsert_tenant(&fixtures::tenant("shop", "acme", "gold"));
+        assert!(index.tenants_of_tier("basic").is_empty());
+        index.remove_tenant("shop");
+        assert_eq!(index.tenants_in_namespace("tenant-shop"), BTreeSet::new());
+    }
+
+    #[test]
+    fn workflows_without_a_tenant_are_found() {
+        let mut index = FleetIndex::default();
+        index.upsert_tenant(&fixtures::tenant("shop", "acme", "basic"));
+        index.upsert_workflow(&fixtures::workflow("orders", "tenant-shop"));
+        index.upsert_workflow(&fixtures::workflow("stray", "elsewhere"));
+        assert_eq!(index.orphan_workflow_namespaces(), vec!["elsewhere".to_string()]);
+        assert_eq!(index.workflows_in_namespace("tenant-shop"), BTreeSet::from(["orders".to_string()]));
+    }
+
+    #[test]
+    fn children_are_attributed_by_their_labels() {
+        let mut index = FleetIndex::default();
+        let plan = crate::planner::plan(&fixtures::fleet(), jiff::Timestamp::UNIX_EPOCH);
+        for child in &plan.children {
+            let object: DynamicObject =
+                serde_json::from_value(child.object.to_manifest().expect("json")).expect("dynamic");
+            assert_eq!(index.upsert_child(child.object.kind(), &object), Some("shop".to_string()));
+            assert_eq!(owner_of(&object).map(|(_, owner)| owner), Some(child.owner.clone()));
+        }
+        assert_eq!(index.children_of_tenant("shop").len(), plan.children.len());
+        let kept: Vec<DynamicObject> = Vec::new();
+        index.rebuild_children(ChildKind::ConfigMap, &kept);
+        assert_eq!(index.children_of_tenant("shop").len(), plan.children.len() - 2, "branding and definition gone");
+    }
+}

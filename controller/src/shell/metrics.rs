@@ -1,0 +1,123 @@
+//! Prometheus metrics of the operator: reconciles, errors, durations, trigger queue depth,
+//! writes, managed objects and fleet gauges, served as text on `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels naming a controller and an outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `tenant` or `fleet`.
+    pub controller: String,
+    /// `ok` or an error kind.
+    pub result: String,
+}
+
+/// Labels naming a Kubernetes kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The kind.
+    pub kind: String,
+}
+
+/// Labels naming a controller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// `tenant` or `fleet`.
+    pub controller: String,
+}
+
+/// Labels of a fleet gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FleetLabels {
+    /// The partner.
+    pub partner: String,
+    /// A phase or readiness.
+    pub state: String,
+}
+
+/// Every metric the operator exports.
+pub struct Metrics {
+    /// Reconciles by controller and result.
+    pub reconciles: Family<ResultLabels, Counter>,
+    /// Reconcile durations by controller.
+    pub reconcile_seconds: Family<ControllerLabels, Histogram>,
+    /// Triggers sent to the tenant controller and not yet taken.
+    pub queue_depth: Gauge,
+    /// Server-side applies by kind.
+    pub applies: Family<KindLabels, Counter>,
+    /// Applies the API server refused, by kind.
+    pub apply_errors: Family<KindLabels, Counter>,
+    /// Prunes by kind.
+    pub prunes: Family<KindLabels, Counter>,
+    /// Status patches by kind.
+    pub status_patches: Family<KindLabels, Counter>,
+    /// Managed objects observed, by kind.
+    pub managed_objects: Family<KindLabels, Gauge>,
+    /// Tenants by partner and readiness.
+    pub tenants: Family<FleetLabels, Gauge>,
+    /// Workflows by partner and phase.
+    pub workflows: Family<FleetLabels, Gauge>,
+    /// 1 while this replica holds the leader lease.
+    pub leader: Gauge,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them.
+    pub fn new(registry: &mut Registry) -> Self {
+        let metrics = Metrics {
+            reconciles: Family::default(),
+            reconcile_seconds: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            }),
+            queue_depth: Gauge::default(),
+            applies: Family::default(),
+            apply_errors: Family::default(),
+            prunes: Family::default(),
+            status_patches: Family::default(),
+            managed_objects: Family::default(),
+            tenants: Family::default(),
+            workflows: Family::default(),
+            leader: Gauge::default(),
+        };
+        let prefixed = registry.sub_registry_with_prefix("tenantry");
+        prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
+        prefixed.register("reconcile_duration_seconds", "Time a reconcile takes", metrics.reconcile_seconds.clone());
+        prefixed.register(
+            "queue_depth",
+            "Reconcile triggers waiting for the tenant controller",
+            metrics.queue_depth.clone(),
+        );
+        prefixed.register("applies", "Server-side applies of managed objects", metrics.applies.clone());
+        prefixed.register("apply_errors", "Applies the API server refused", metrics.apply_errors.clone());
+        prefixed.register("prunes", "Managed objects deleted because no longer desired", metrics.prunes.clone());
+        prefixed.register("status_patches", "Status patches written", metrics.status_patches.clone());
+        prefixed.register(
+            "managed_objects",
+            "Managed objects observed in the cluster",
+            metrics.managed_objects.clone(),
+        );
+        prefixed.register("fleet_tenants", "Tenants by partner and readiness", metrics.tenants.clone());
+        prefixed.register("fleet_workflows", "Workflows by partner and phase", metrics.workflows.clone());
+        prefixed.register("leader", "1 while this replica holds the leader lease", metrics.leader.clone());
+        metrics
+    }
+
+    /// Records one reconcile.
+    pub fn reconciled(&self, controller: &str, result: &str, seconds: f64) {
+        self.reconciles.get_or_create(&ResultLabels { controller: controller.into(), result: result.into() }).inc();
+        self.reconcile_seconds.get_or_create(&ControllerLabels { controller: controller.into() }).observe(seconds);
+    }
+
+    /// The counter of one kind in a family.
+    pub fn kind<'a>(
+        family: &'a Family<KindLabels, Counter>,
+        kind: &str,
+    ) -> impl std::ops::Deref<Target = Counter> + 'a {
+        family.get_or_create(&KindLabels { kind: kind.into() })
+    }
+}

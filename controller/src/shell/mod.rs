@@ -1,0 +1,9 @@
+//! The live operator: watches the cluster, feeds the same planner `tenantry plan` uses from
+//! its caches, and makes the cluster match with server-side apply, status patches, pruning
+//! and Events. Leader election, metrics and health endpoints and graceful shutdown around it.
+
+pub mod apply;
+pub mod cache;
+pub mod error;
+pub mod index;
+pub mod metrics;
