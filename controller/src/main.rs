@@ -1,9 +1,13 @@
 //! The `tenantry` command: generate CRDs, preview a plan from a GitOps directory, run the
 //! operator.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tenantry::shell::lease::LeaseSettings;
+use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
 use tenantry::{crdgen, input, planner, render};
 
 /// tenantry turns partners, service tiers, tenants and workflows into running workloads.
@@ -44,6 +48,56 @@ enum Command {
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Run the operator against the cluster of the current kubeconfig or service account.
+    ///
+    /// Checks that the CRDs are installed, takes the leader lease, then reconciles tenants
+    /// and workflows until SIGTERM. Serves /metrics, /healthz and /readyz.
+    ///
+    /// Examples:
+    ///   tenantry run
+    ///   tenantry run --partner northbridge-erp --lease-name tenantry-northbridge --log-format json
+    #[command(verbatim_doc_comment)]
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Tenants reconciled at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Serve only the tenants of this partner (repeat for several); shards a large fleet
+    /// across operator deployments, each with its own --lease-name.
+    #[arg(long = "partner", value_name = "PARTNER")]
+    partners: Vec<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_address: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Reconcile without leader election (only with a single replica).
+    #[arg(long)]
+    no_leader_election: bool,
+    /// Name of the coordination.k8s.io Lease the replicas compete for.
+    #[arg(long, default_value = "tenantry-controller")]
+    lease_name: String,
+    /// Namespace of the Lease; defaults to $POD_NAMESPACE, else tenantry-system.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "tenantry-system")]
+    lease_namespace: String,
+    /// Seconds a lease holds without renewal; a follower takes over after that.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    lease_duration: u64,
+    /// This replica's identity; defaults to $POD_NAME, else the host name.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,6 +127,59 @@ fn main() -> ExitCode {
             }
         },
         Command::Plan { dir, at, output } => plan(dir, at, output),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    init_logging(args.log_format);
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| format!("tenantry-{}", std::process::id()))
+    });
+    let options = RunOptions {
+        controllers: ControllerOptions {
+            concurrency: args.concurrency,
+            partners: args.partners.iter().cloned().collect(),
+            instance: Some(identity.clone()),
+        },
+        metrics_address: args.metrics_address,
+        lease: (!args.no_leader_election).then(|| LeaseSettings {
+            namespace: args.lease_namespace.clone(),
+            name: args.lease_name.clone(),
+            identity,
+            duration: Duration::from_secs(args.lease_duration),
+        }),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(operator::run(options)) {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "tenantry stopped");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

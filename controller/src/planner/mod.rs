@@ -5,8 +5,9 @@
 mod build_tenant;
 mod build_workflow;
 mod child;
-mod conditions;
+pub mod conditions;
 pub mod cron;
+mod governance;
 pub mod labels;
 pub mod quantity;
 mod resolve;
@@ -16,11 +17,12 @@ mod workflows;
 
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
+pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
 
 use crate::api::{
-    Approval, BillingRecord, GovernancePolicy, Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant,
-    TenantStatus, Workflow, WorkflowStatus,
+    Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
+    ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
 };
 use jiff::Timestamp;
 use kube::ResourceExt;
@@ -67,6 +69,10 @@ pub struct Plan {
     pub tenants: BTreeMap<String, TenantStatus>,
     /// Status of each workflow, by namespace and name.
     pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+    /// Status of each governance policy, by name.
+    pub policies: BTreeMap<String, GovernancePolicyStatus>,
+    /// Status of each approval, by namespace and name.
+    pub approvals: BTreeMap<NamespacedName, ApprovalStatus>,
     /// The tenant each tenant namespace belongs to (the oldest that claims it).
     pub namespace_owners: BTreeMap<String, String>,
 }
@@ -133,6 +139,7 @@ pub fn plan(world: &World, now: Timestamp) -> Plan {
         outcome.plan_into(&now, &mut plan);
     }
     resolve::partners(&index, &now, &mut plan);
+    governance::plan_into(world, &index, &now, &mut plan);
 
     plan.children.sort_by_key(Child::sort_key);
     plan

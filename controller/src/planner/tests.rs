@@ -467,3 +467,70 @@ fn the_same_input_in_any_order_gives_the_same_plan() {
     let backward = plan(&world, now());
     assert_eq!(forward, backward);
 }
+
+#[test]
+fn policies_count_the_tenants_they_select() {
+    use crate::api::{GovernancePolicy, GovernancePolicySpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+    let mut world = fleet();
+    world.tenants[0].metadata.labels = Some([("tier-class".to_string(), "strict".to_string())].into());
+    world.tenants.push(tenant("other", "acme", "basic"));
+    let spec = |selector: LabelSelector, partner: Option<&str>| GovernancePolicySpec {
+        tenant_selector: Some(selector),
+        partner_ref: partner.map(str::to_string),
+        approvals: vec![],
+        change_freezes: vec![],
+        allowed_regions: vec![],
+        allowed_image_registries: vec![],
+        ai: None,
+        escalation: None,
+        rbac: vec![],
+        audit: None,
+    };
+    let strict = LabelSelector {
+        match_labels: Some([("tier-class".to_string(), "strict".to_string())].into()),
+        ..LabelSelector::default()
+    };
+    let broken = LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: "a".into(),
+            operator: "Near".into(),
+            values: None,
+        }]),
+        ..LabelSelector::default()
+    };
+    world.policies = vec![
+        GovernancePolicy::new("everyone", spec(LabelSelector::default(), None)),
+        GovernancePolicy::new("strict", spec(strict, Some("acme"))),
+        GovernancePolicy::new("ghost", spec(LabelSelector::default(), Some("ghost"))),
+        GovernancePolicy::new("broken", spec(broken, None)),
+    ];
+    let plan = plan(&world, now());
+    assert_eq!(plan.policies["everyone"].matched_tenants, 2);
+    assert_eq!(plan.policies["strict"].matched_tenants, 1);
+    assert_eq!(ready(&plan.policies["ghost"].conditions).reason, "UnknownPartner");
+    assert_eq!(ready(&plan.policies["broken"].conditions).reason, "InvalidSelector");
+}
+
+#[test]
+fn approvals_name_a_workflow_generation_that_exists() {
+    use crate::api::{Approval, ApprovalSpec};
+    let mut world = fleet();
+    world.workflows[0].metadata.generation = Some(2);
+    let approval = |name: &str, workflow: &str, generation: i64| {
+        let mut a = Approval::new(
+            name,
+            ApprovalSpec { workflow: workflow.into(), generation, comment: None, emergency: false },
+        );
+        a.metadata.namespace = Some("tenant-shop".into());
+        a
+    };
+    world.approvals =
+        vec![approval("ok", "orders", 2), approval("missing", "nothing", 1), approval("early", "orders", 5)];
+    let plan = plan(&world, now());
+    let reason =
+        |name: &str| ready(&plan.approvals[&("tenant-shop".to_string(), name.to_string())].conditions).reason.clone();
+    assert_eq!(reason("ok"), "Recorded");
+    assert_eq!(reason("missing"), "UnknownWorkflow");
+    assert_eq!(reason("early"), "FutureGeneration");
+}

@@ -35,6 +35,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Deleting a tenant waits for its namespace to go; retried until it has.
+    #[error("cleanup pending: {0}")]
+    CleanupPending(String),
     /// Leadership was lost while reconciling; the process stops so another replica takes over.
     #[error("lost the leader lease {0}")]
     LostLease(String),
@@ -54,6 +57,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Serve { .. } => "serve",
             Error::LostLease(_) => "lease",
+            Error::CleanupPending(_) => "cleanup_pending",
         }
     }
 }

@@ -5,5 +5,10 @@
 pub mod apply;
 pub mod cache;
 pub mod error;
+pub mod fleet;
+pub mod http;
 pub mod index;
+pub mod lease;
 pub mod metrics;
+pub mod operator;
+pub mod reconcile;

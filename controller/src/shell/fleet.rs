@@ -1,0 +1,159 @@
+//! The fleet-status loop: statuses that depend on the whole fleet rather than one tenant
+//! (partner and tier counts, policies, approvals, workflows in namespaces of no tenant) and
+//! the fleet gauges. Woken by changes, debounced, and run at least once a minute.
+
+use super::cache::Caches;
+use super::error::Error;
+use super::metrics::{FleetLabels, KindLabels, Metrics};
+use super::reconcile::{patch_status, Context};
+use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Workflow, WorkflowPhase};
+use crate::planner::{self, World};
+use kube::api::Api;
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// How long changes are gathered before the loop runs.
+const DEBOUNCE: Duration = Duration::from_millis(500);
+/// The longest the loop sleeps without a change.
+const PERIOD: Duration = Duration::from_secs(60);
+
+/// Runs until `shutdown` resolves.
+pub async fn run(ctx: Arc<Context>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = wake.notified() => tokio::time::sleep(DEBOUNCE).await,
+            _ = tokio::time::sleep(PERIOD) => {}
+            _ = &mut shutdown => return,
+        }
+        let started = Instant::now();
+        let result = once(&ctx).await;
+        let outcome = match &result {
+            Ok(()) => "ok",
+            Err(e) => e.metric_label(),
+        };
+        ctx.metrics.reconciled("fleet", outcome, started.elapsed().as_secs_f64());
+        if let Err(error) = result {
+            tracing::warn!(%error, "fleet status pass failed; retrying on the next change or within a minute");
+        }
+    }
+}
+
+fn snapshot<K: Clone>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
+where
+    K: kube::runtime::reflector::Lookup + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store.state().iter().map(|o| (**o).clone()).collect()
+}
+
+/// One pass: plan the fleet-wide statuses and patch those that changed.
+pub async fn once(ctx: &Context) -> Result<(), Error> {
+    let caches = &ctx.caches;
+    let orphan_namespaces = caches.index().orphan_workflow_namespaces();
+    let orphans: Vec<Workflow> = orphan_namespaces
+        .iter()
+        .flat_map(|namespace| planner::Catalog::workflows_in_namespace(caches, namespace))
+        .collect();
+    let world = World {
+        partners: snapshot(&caches.partners),
+        tiers: snapshot(&caches.tiers),
+        tenants: snapshot(&caches.tenants),
+        workflows: orphans.clone(),
+        policies: snapshot(&caches.policies),
+        approvals: snapshot(&caches.approvals),
+        billing_records: Vec::new(),
+    };
+    let plan = planner::plan(&world, jiff::Timestamp::now());
+    let client = &ctx.client;
+    let sharded = !ctx.partners.is_empty();
+
+    for partner in &world.partners {
+        let name = partner.name_any();
+        if let Some(status) = plan.partners.get(&name) {
+            if ctx.serves(&name) && partner.status.as_ref() != Some(status) {
+                patch_status(&Api::<Partner>::all(client.clone()), &name, status).await?;
+                Metrics::kind(&ctx.metrics.status_patches, "Partner").inc();
+            }
+        }
+    }
+    for tier in &world.tiers {
+        let name = tier.name_any();
+        if let Some(status) = plan.tiers.get(&name) {
+            if ctx.serves(&tier.spec.partner_ref) && tier.status.as_ref() != Some(status) {
+                patch_status(&Api::<ServiceTier>::all(client.clone()), &name, status).await?;
+                Metrics::kind(&ctx.metrics.status_patches, "ServiceTier").inc();
+            }
+        }
+    }
+    // Workflows of no tenant, policies and approvals belong to no partner: an operator that
+    // serves only some partners leaves them to the one that serves all.
+    if !sharded {
+        for workflow in &orphans {
+            let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
+            if let Some(status) = plan.workflows.get(&(namespace.clone(), name.clone())) {
+                if workflow.status.as_ref() != Some(status) {
+                    patch_status(&Api::<Workflow>::namespaced(client.clone(), &namespace), &name, status).await?;
+                    Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
+                }
+            }
+        }
+        for policy in &world.policies {
+            let name = policy.name_any();
+            if let Some(status) = plan.policies.get(&name) {
+                if policy.status.as_ref() != Some(status) {
+                    patch_status(&Api::<GovernancePolicy>::all(client.clone()), &name, status).await?;
+                    Metrics::kind(&ctx.metrics.status_patches, "GovernancePolicy").inc();
+                }
+            }
+        }
+        for approval in &world.approvals {
+            let (namespace, name) = (approval.namespace().unwrap_or_default(), approval.name_any());
+            if let Some(status) = plan.approvals.get(&(namespace.clone(), name.clone())) {
+                if approval.status.as_ref() != Some(status) {
+                    patch_status(&Api::<Approval>::namespaced(client.clone(), &namespace), &name, status).await?;
+                    Metrics::kind(&ctx.metrics.status_patches, "Approval").inc();
+                }
+            }
+        }
+    }
+    record_gauges(caches, &ctx.metrics);
+    Ok(())
+}
+
+/// Fleet gauges from what the caches hold: tenants by readiness, workflows by phase, managed
+/// objects by kind.
+fn record_gauges(caches: &Caches, metrics: &Metrics) {
+    let mut tenants: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut partner_of_namespace = BTreeMap::new();
+    for tenant in caches.tenants.state() {
+        let ready = tenant
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| format!("{:?}", c.status))
+            .unwrap_or_else(|| "Unknown".into());
+        *tenants.entry((tenant.spec.partner_ref.clone(), ready)).or_default() += 1;
+        partner_of_namespace.insert(tenant.spec.namespace_for(&tenant.name_any()), tenant.spec.partner_ref.clone());
+    }
+    metrics.tenants.clear();
+    for ((partner, state), count) in tenants {
+        metrics.tenants.get_or_create(&FleetLabels { partner, state }).set(count);
+    }
+    let mut workflows: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for workflow in caches.workflows.state() {
+        let partner = partner_of_namespace.get(&workflow.namespace().unwrap_or_default()).cloned().unwrap_or_default();
+        let phase = workflow.status.as_ref().and_then(|s| s.phase).unwrap_or(WorkflowPhase::Pending);
+        *workflows.entry((partner, format!("{phase:?}"))).or_default() += 1;
+    }
+    metrics.workflows.clear();
+    for ((partner, state), count) in workflows {
+        metrics.workflows.get_or_create(&FleetLabels { partner, state }).set(count);
+    }
+    for (kind, count) in caches.index().child_counts() {
+        metrics.managed_objects.get_or_create(&KindLabels { kind: kind.name().into() }).set(count as i64);
+    }
+}

@@ -1,0 +1,314 @@
+//! The tenant controller: for one tenant, plan its slice of the world with the same planner
+//! `tenantry plan` uses, apply and prune its children, patch the statuses that changed and
+//! record Events. Deleting a tenant removes its workloads, then its namespace.
+
+use super::apply::{self, Step, FIELD_MANAGER};
+use super::cache::Caches;
+use super::error::Error;
+use super::metrics::Metrics;
+use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
+use crate::planner::conditions::Conditions;
+use crate::planner::{self, ChildKind, OwnerKey};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{finalizer, Event as Finalize};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Finalizer that lets the operator remove a tenant's workloads and namespace in order.
+pub const FINALIZER: &str = "tenantry.dev/cleanup";
+/// How often a steady tenant is planned again, to catch anything a watch missed.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a tenant whose children were refused is tried again.
+const RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(30);
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Caches and index.
+    pub caches: Caches,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Partners this operator serves; empty serves all.
+    pub partners: BTreeSet<String>,
+    /// Consecutive failures per tenant, for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(
+        client: Client,
+        caches: Caches,
+        metrics: Arc<Metrics>,
+        partners: BTreeSet<String>,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter { controller: "tenantry".into(), instance };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            caches,
+            metrics,
+            partners,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Whether this operator serves tenants of `partner`.
+    pub fn serves(&self, partner: &str) -> bool {
+        self.partners.is_empty() || self.partners.contains(partner)
+    }
+
+    async fn event<K: Resource<DynamicType = ()>>(&self, object: &K, type_: EventType, reason: &str, note: String) {
+        let event =
+            Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(%error, reason, "cannot publish event");
+        }
+    }
+
+    fn backoff(&self, tenant: &str, failed: bool) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if !failed {
+            failures.remove(tenant);
+            return RESYNC;
+        }
+        let count = failures.entry(tenant.to_string()).or_default();
+        *count = count.saturating_add(1);
+        Duration::from_secs(2u64.saturating_pow((*count).min(8)).min(300))
+    }
+}
+
+/// Reconciles one tenant. Errors are returned to the controller, which retries with backoff.
+pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.serves(&tenant.spec.partner_ref) {
+        return Ok(Action::await_change());
+    }
+    let started = Instant::now();
+    let name = tenant.name_any();
+    let api: Api<Tenant> = Api::all(ctx.client.clone());
+    let result = finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            Finalize::Apply(tenant) => converge(&tenant, &ctx).await,
+            Finalize::Cleanup(tenant) => clean_up(&tenant, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::kube(format!("managing the finalizer of tenant {name}"), kube::Error::Service(Box::new(other))),
+    });
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.metric_label(),
+    };
+    ctx.metrics.reconciled("tenant", outcome, started.elapsed().as_secs_f64());
+    result
+}
+
+/// Backs off a tenant whose reconcile failed.
+pub fn error_policy(tenant: Arc<Tenant>, error: &Error, ctx: Arc<Context>) -> Action {
+    let name = tenant.name_any();
+    let wait = ctx.backoff(&name, true);
+    tracing::warn!(tenant = %name, %error, retry_in_seconds = wait.as_secs(), "reconcile failed");
+    Action::requeue(wait)
+}
+
+async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
+    let name = tenant.name_any();
+    let Some(world) = planner::tenant_slice(&ctx.caches, &name) else {
+        return Ok(Action::await_change());
+    };
+    let now = jiff::Timestamp::now();
+    let plan = planner::plan(&world, now).for_tenant(&name);
+    let observed = ctx.caches.observed_children(&name);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen);
+    if !steps.is_empty() {
+        tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
+    }
+    let results = apply::execute(&ctx.client, steps).await;
+
+    let mut refused: BTreeMap<OwnerKey, Vec<String>> = BTreeMap::new();
+    for result in &results {
+        match (&result.step, &result.error) {
+            (Step::Apply(child), None) => {
+                Metrics::kind(&ctx.metrics.applies, child.object.kind().name()).inc();
+            }
+            (Step::Apply(child), Some(error)) => {
+                let kind = child.object.kind().name();
+                Metrics::kind(&ctx.metrics.apply_errors, kind).inc();
+                let object = format!("{kind}/{}", child.object.meta().name.clone().unwrap_or_default());
+                tracing::warn!(tenant = %name, %object, %error, "the API server refused a child");
+                refused.entry(child.owner.clone()).or_default().push(format!("{object}: {}", server_message(error)));
+            }
+            (Step::Prune { reference, .. }, None) => {
+                Metrics::kind(&ctx.metrics.prunes, reference.kind.name()).inc();
+                let object = format!("{}/{}", reference.kind.name(), reference.name);
+                tracing::info!(tenant = %name, %object, "pruned a child no longer desired");
+                ctx.event(tenant, EventType::Normal, "Pruned", format!("deleted {object}, no longer desired")).await;
+            }
+            (Step::Prune { reference, .. }, Some(error)) => {
+                tracing::warn!(tenant = %name, object = %reference.name, %error, "cannot prune");
+            }
+        }
+    }
+
+    let now_text = planner::format_time(now);
+    if let Some(mut status) = plan.status.clone() {
+        if let Some(messages) = refused.get(&OwnerKey::Tenant { name: name.clone() }) {
+            mark_refused(
+                &mut status.conditions,
+                tenant.status.as_ref().map(|s| s.conditions.as_slice()),
+                &now_text,
+                tenant.metadata.generation,
+                messages,
+            );
+        }
+        tenant_events(tenant, &status, ctx).await;
+        if tenant.status.as_ref() != Some(&status) {
+            patch_status(&Api::<Tenant>::all(ctx.client.clone()), &name, &status).await?;
+            Metrics::kind(&ctx.metrics.status_patches, "Tenant").inc();
+        }
+    }
+    for ((namespace, workflow_name), planned) in &plan.workflows {
+        let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(workflow_name).within(namespace)) else {
+            continue;
+        };
+        let mut status = planned.clone();
+        let owner = OwnerKey::Workflow { namespace: namespace.clone(), name: workflow_name.clone() };
+        if let Some(messages) = refused.get(&owner) {
+            mark_refused(
+                &mut status.conditions,
+                workflow.status.as_ref().map(|s| s.conditions.as_slice()),
+                &now_text,
+                workflow.metadata.generation,
+                messages,
+            );
+        }
+        workflow_events(&workflow, &status, ctx).await;
+        if workflow.status.as_ref() != Some(&status) {
+            patch_status(&Api::<Workflow>::namespaced(ctx.client.clone(), namespace), workflow_name, &status).await?;
+            Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
+        }
+    }
+    let wait = if refused.is_empty() { ctx.backoff(&name, false) } else { RETRY_AFTER_REFUSAL };
+    Ok(Action::requeue(wait))
+}
+
+/// The API server's own words for a refusal.
+fn server_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reports refused children on their owner: Ready False, reason ApplyFailed.
+fn mark_refused(
+    conditions: &mut Vec<Condition>,
+    previous: Option<&[Condition]>,
+    now: &str,
+    generation: Option<i64>,
+    messages: &[String],
+) {
+    let mut updated = Conditions::new(previous.unwrap_or_default(), now, generation);
+    for condition in conditions.iter() {
+        updated.set(&condition.type_, condition.status, &condition.reason, condition.message.clone());
+    }
+    let message = format!("the API server refused: {}", messages.join("; "));
+    updated.set("Ready", ConditionStatus::False, "ApplyFailed", message);
+    *conditions = updated.finish();
+}
+
+/// Writes a status with server-side apply, under the same field manager as the children.
+pub async fn patch_status<K>(api: &Api<K>, name: &str, status: &impl Serialize) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let body = json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::kube(format!("patching the status of {} {name}", K::kind(&())), e))
+}
+
+async fn tenant_events(tenant: &Tenant, status: &TenantStatus, ctx: &Context) {
+    let before = tenant.status.as_ref().and_then(|s| s.tier.clone());
+    if let (Some(before), Some(after)) = (before, status.tier.clone()) {
+        if before != after {
+            tracing::info!(tenant = %tenant.name_any(), from = %before, to = %after, "tier changed");
+            ctx.event(tenant, EventType::Normal, "TierChanged", format!("moved from tier {before} to {after}")).await;
+        }
+    }
+}
+
+async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Context) {
+    let before = workflow.status.as_ref().and_then(|s| s.phase);
+    if before == status.phase {
+        return;
+    }
+    let reason = status.reason.clone().unwrap_or_default();
+    let message = status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.message.clone()).unwrap_or_default();
+    let (type_, event) = match status.phase {
+        Some(WorkflowPhase::Running) => (EventType::Normal, "WorkflowDeployed"),
+        Some(WorkflowPhase::Held) => (EventType::Warning, "WorkflowHeld"),
+        Some(WorkflowPhase::Suspended) => (EventType::Normal, "WorkflowSuspended"),
+        Some(WorkflowPhase::Blocked) => (EventType::Warning, "WorkflowBlocked"),
+        Some(WorkflowPhase::Pending) | None => return,
+    };
+    tracing::info!(workflow = %workflow.name_any(), namespace = ?workflow.namespace(), phase = ?status.phase, %reason, "workflow phase changed");
+    ctx.event(workflow, type_, event, if reason.is_empty() { message } else { format!("{reason}: {message}") }).await;
+}
+
+/// Removes a deleted tenant's workloads, then its namespace; the finalizer is released only
+/// once the namespace is gone.
+async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
+    let name = tenant.name_any();
+    let observed = ctx.caches.observed_children(&name);
+    let workloads: Vec<Step> = observed
+        .iter()
+        .filter(|o| matches!(o.reference.kind, ChildKind::Deployment | ChildKind::CronJob))
+        .map(|o| Step::Prune { reference: o.reference.clone(), uid: o.uid.clone() })
+        .collect();
+    for result in apply::execute(&ctx.client, workloads).await {
+        if let Some(error) = result.error {
+            return Err(Error::kube(format!("removing the workloads of tenant {name}"), error));
+        }
+    }
+    let namespace =
+        tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(&name));
+    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    match namespaces.get_opt(&namespace).await.map_err(|e| Error::kube(format!("reading namespace {namespace}"), e))? {
+        None => {
+            tracing::info!(tenant = %name, %namespace, "tenant removed");
+            Ok(Action::await_change())
+        }
+        Some(existing) => {
+            let ours = existing.labels().get(planner::labels::TENANT) == Some(&name);
+            if !ours {
+                tracing::info!(tenant = %name, %namespace, "namespace does not carry this tenant's label; left in place");
+                return Ok(Action::await_change());
+            }
+            if existing.metadata.deletion_timestamp.is_none() {
+                namespaces
+                    .delete(&namespace, &DeleteParams::background())
+                    .await
+                    .map_err(|e| Error::kube(format!("deleting namespace {namespace}"), e))?;
+                ctx.event(tenant, EventType::Normal, "NamespaceDeleted", format!("deleting namespace {namespace}"))
+                    .await;
+            }
+            Err(Error::CleanupPending(format!("namespace {namespace} is still terminating")))
+        }
+    }
+}
