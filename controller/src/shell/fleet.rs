@@ -42,9 +42,9 @@ pub async fn run(ctx: Arc<Context>, wake: Arc<Notify>, shutdown: impl std::futur
     }
 }
 
-fn snapshot<K: Clone>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
+fn snapshot<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
 where
-    K: kube::runtime::reflector::Lookup + 'static,
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     store.state().iter().map(|o| (**o).clone()).collect()
