@@ -134,6 +134,60 @@ impl Catalog for Caches {
     }
 }
 
+impl Caches {
+    /// Caches holding exactly `world` and the `observed` managed objects, without watching
+    /// anything: for tests and benchmarks of the reconcile path.
+    pub fn from_snapshot(
+        world: &crate::planner::World,
+        observed: impl IntoIterator<Item = (ChildKind, DynamicObject)>,
+    ) -> Self {
+        fn fill<K>(objects: &[K]) -> Store<K>
+        where
+            K: Resource + Clone + 'static,
+            K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+        {
+            let mut writer = reflector::store::Writer::default();
+            writer.apply_watcher_event(&watcher::Event::Init);
+            for object in objects {
+                writer.apply_watcher_event(&watcher::Event::InitApply(object.clone()));
+            }
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+            writer.as_reader()
+        }
+        let mut index = FleetIndex::default();
+        world.tiers.iter().for_each(|t| index.upsert_tier(t));
+        world.tenants.iter().for_each(|t| index.upsert_tenant(t));
+        world.workflows.iter().for_each(|w| index.upsert_workflow(w));
+        let mut writers: BTreeMap<ChildKind, reflector::store::Writer<DynamicObject>> =
+            ChildKind::ALL.iter().map(|kind| (*kind, reflector::store::Writer::new(api_resource(*kind)))).collect();
+        for writer in writers.values_mut() {
+            writer.apply_watcher_event(&watcher::Event::Init);
+        }
+        for (kind, object) in observed {
+            index.upsert_child(kind, &object);
+            if let Some(writer) = writers.get_mut(&kind) {
+                writer.apply_watcher_event(&watcher::Event::InitApply(object));
+            }
+        }
+        Caches {
+            partners: fill(&world.partners),
+            tiers: fill(&world.tiers),
+            tenants: fill(&world.tenants),
+            workflows: fill(&world.workflows),
+            policies: fill(&world.policies),
+            approvals: fill(&world.approvals),
+            children: writers
+                .into_iter()
+                .map(|(kind, mut writer)| {
+                    writer.apply_watcher_event(&watcher::Event::InitDone);
+                    (kind, writer.as_reader())
+                })
+                .collect(),
+            index: Arc::new(RwLock::new(index)),
+        }
+    }
+}
+
 /// A watch of one kind through a reflector into `writer`, yielding its events.
 fn reflected<K>(
     api: Api<K>,

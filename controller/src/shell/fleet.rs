@@ -8,7 +8,6 @@ use super::metrics::{FleetLabels, KindLabels, Metrics};
 use super::reconcile::{patch_status, Context};
 use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Workflow, WorkflowPhase};
 use crate::planner::{self, World};
-use kube::api::Api;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,7 +74,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         let name = partner.name_any();
         if let Some(status) = plan.partners.get(&name) {
             if ctx.serves(&name) && partner.status.as_ref() != Some(status) {
-                patch_status(&Api::<Partner>::all(client.clone()), &name, status).await?;
+                patch_status::<Partner>(client, None, &name, status).await?;
                 Metrics::kind(&ctx.metrics.status_patches, "Partner").inc();
             }
         }
@@ -84,7 +83,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         let name = tier.name_any();
         if let Some(status) = plan.tiers.get(&name) {
             if ctx.serves(&tier.spec.partner_ref) && tier.status.as_ref() != Some(status) {
-                patch_status(&Api::<ServiceTier>::all(client.clone()), &name, status).await?;
+                patch_status::<ServiceTier>(client, None, &name, status).await?;
                 Metrics::kind(&ctx.metrics.status_patches, "ServiceTier").inc();
             }
         }
@@ -96,7 +95,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
             let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
             if let Some(status) = plan.workflows.get(&(namespace.clone(), name.clone())) {
                 if workflow.status.as_ref() != Some(status) {
-                    patch_status(&Api::<Workflow>::namespaced(client.clone(), &namespace), &name, status).await?;
+                    patch_status::<Workflow>(client, Some(&namespace), &name, status).await?;
                     Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
                 }
             }
@@ -105,7 +104,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
             let name = policy.name_any();
             if let Some(status) = plan.policies.get(&name) {
                 if policy.status.as_ref() != Some(status) {
-                    patch_status(&Api::<GovernancePolicy>::all(client.clone()), &name, status).await?;
+                    patch_status::<GovernancePolicy>(client, None, &name, status).await?;
                     Metrics::kind(&ctx.metrics.status_patches, "GovernancePolicy").inc();
                 }
             }
@@ -114,7 +113,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
             let (namespace, name) = (approval.namespace().unwrap_or_default(), approval.name_any());
             if let Some(status) = plan.approvals.get(&(namespace.clone(), name.clone())) {
                 if approval.status.as_ref() != Some(status) {
-                    patch_status(&Api::<Approval>::namespaced(client.clone(), &namespace), &name, status).await?;
+                    patch_status::<Approval>(client, Some(&namespace), &name, status).await?;
                     Metrics::kind(&ctx.metrics.status_patches, "Approval").inc();
                 }
             }

@@ -12,3 +12,5 @@ pub mod lease;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;
+#[cfg(test)]
+mod tests;

@@ -125,7 +125,8 @@ pub fn error_policy(tenant: Arc<Tenant>, error: &Error, ctx: Arc<Context>) -> Ac
     Action::requeue(wait)
 }
 
-async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
+/// Brings one tenant's children and statuses in line with the plan (the finalizer's Apply).
+pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
     let Some(world) = planner::tenant_slice(&ctx.caches, &name) else {
         return Ok(Action::await_change());
@@ -177,7 +178,7 @@ async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         }
         tenant_events(tenant, &status, ctx).await;
         if tenant.status.as_ref() != Some(&status) {
-            patch_status(&Api::<Tenant>::all(ctx.client.clone()), &name, &status).await?;
+            patch_status::<Tenant>(&ctx.client, None, &name, &status).await?;
             Metrics::kind(&ctx.metrics.status_patches, "Tenant").inc();
         }
     }
@@ -198,7 +199,7 @@ async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         }
         workflow_events(&workflow, &status, ctx).await;
         if workflow.status.as_ref() != Some(&status) {
-            patch_status(&Api::<Workflow>::namespaced(ctx.client.clone(), namespace), workflow_name, &status).await?;
+            patch_status::<Workflow>(&ctx.client, Some(namespace), workflow_name, &status).await?;
             Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
         }
     }
@@ -232,12 +233,24 @@ fn mark_refused(
 }
 
 /// Writes a status with server-side apply, under the same field manager as the children.
-pub async fn patch_status<K>(api: &Api<K>, name: &str, status: &impl Serialize) -> Result<(), Error>
+/// The answer is read as a dynamic object: only whether the server accepted it matters.
+pub async fn patch_status<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    name: &str,
+    status: &impl Serialize,
+) -> Result<(), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()>,
 {
+    let resource = kube::core::ApiResource::erase::<K>(&());
+    let dynamic: Api<kube::api::DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
     let body = json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+    dynamic
+        .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map(|_| ())
         .map_err(|e| Error::kube(format!("patching the status of {} {name}", K::kind(&())), e))
