@@ -76,7 +76,7 @@ pub fn table(world: &World, plan: &Plan) -> String {
             let phase = workflow_status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:<36} {:<24} {:<36} {:<9} {}",
+                "  {:<36} {:<24} {:<48} {:<9} {}",
                 workflow,
                 category,
                 workflow_status.trigger.clone().unwrap_or_default(),
