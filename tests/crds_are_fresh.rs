@@ -1,25 +1,32 @@
-//! `crds/` must hold exactly what `tenantry crds` generates: a change to the API types that
-//! is not regenerated fails here. Regenerate with `UPDATE_CRDS=1 cargo test --test crds_are_fresh`.
+//! `crds/` and the Helm chart's `charts/tenantry/crds/` must hold exactly what `tenantry crds`
+//! generates: a change to the API types that is not regenerated fails here. Regenerate with
+//! `UPDATE_CRDS=1 cargo test --test crds_are_fresh`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-fn crds_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("crds")
+fn crds_dirs() -> [PathBuf; 2] {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    [root.join("crds"), root.join("charts").join("tenantry").join("crds")]
 }
 
 #[test]
-fn crds_directory_matches_the_generated_definitions() {
+fn crds_directories_match_the_generated_definitions() {
+    for dir in crds_dirs() {
+        check_dir(&dir);
+    }
+}
+
+fn check_dir(dir: &std::path::Path) {
     let generated = tenantry::crdgen::files().expect("CRDs render as YAML");
-    let dir = crds_dir();
     if std::env::var_os("UPDATE_CRDS").is_some() {
-        std::fs::create_dir_all(&dir).expect("create crds/");
+        std::fs::create_dir_all(dir).expect("create crds/");
         for (name, text) in &generated {
             std::fs::write(dir.join(name), text).expect("write CRD");
         }
     }
     let expected: BTreeSet<String> = generated.iter().map(|(name, _)| name.clone()).collect();
-    let present: BTreeSet<String> = std::fs::read_dir(&dir)
+    let present: BTreeSet<String> = std::fs::read_dir(dir)
         .expect("crds/ exists")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".yaml"))
@@ -30,7 +37,7 @@ fn crds_directory_matches_the_generated_definitions() {
     );
     for (name, text) in generated {
         let on_disk = std::fs::read_to_string(dir.join(&name)).expect("read CRD");
-        assert!(on_disk == text, "crds/{name} is stale; run UPDATE_CRDS=1 cargo test --test crds_are_fresh");
+        assert!(on_disk == text, "{}/{name} is stale; run UPDATE_CRDS=1 cargo test --test crds_are_fresh", dir.display());
     }
 }
 
