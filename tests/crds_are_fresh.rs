@@ -37,7 +37,11 @@ fn check_dir(dir: &std::path::Path) {
     );
     for (name, text) in generated {
         let on_disk = std::fs::read_to_string(dir.join(&name)).expect("read CRD");
-        assert!(on_disk == text, "{}/{name} is stale; run UPDATE_CRDS=1 cargo test --test crds_are_fresh", dir.display());
+        assert!(
+            on_disk == text,
+            "{}/{name} is stale; run UPDATE_CRDS=1 cargo test --test crds_are_fresh",
+            dir.display()
+        );
     }
 }
 

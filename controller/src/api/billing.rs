@@ -35,10 +35,10 @@ pub struct BillingRecordSpec {
     #[schemars(length(min = 1, max = 253))]
     pub partner_ref: String,
     /// Calendar month billed, UTC (`2026-11`).
-    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    #[schemars(length(max = 7), regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub period: String,
     /// ISO 4217 currency of every amount.
-    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    #[schemars(length(max = 3), regex(pattern = r"^[A-Z]{3}$"))]
     pub currency: String,
     /// Prorated charges and discounts.
     #[serde(default)]
@@ -69,6 +69,7 @@ pub enum BillingLayer {
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
     /// Layer of the charge.
+    #[schemars(extend("maxLength" = 32))]
     pub layer: BillingLayer,
     /// What is charged, for the invoice.
     #[schemars(length(min = 1, max = 256))]
@@ -96,13 +97,14 @@ pub enum BillingPhase {
 pub struct BillingRecordStatus {
     /// Open while the month runs, then Closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxLength" = 16))]
     pub phase: Option<BillingPhase>,
     /// Estimate of the whole month's total at the current rate, while Open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_month_total: Option<i64>,
     /// When the record was closed (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("format" = "date-time"))]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub closed_at: Option<String>,
     /// Ready, as kstatus reads it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

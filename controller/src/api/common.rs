@@ -33,6 +33,7 @@ pub struct Condition {
     #[schemars(length(min = 1, max = 316))]
     pub type_: String,
     /// Whether the condition holds: True, False or Unknown.
+    #[schemars(extend("maxLength" = 8))]
     pub status: ConditionStatus,
     /// Machine-readable CamelCase reason for the last transition, such as TierDisallowsCategory.
     #[schemars(length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
@@ -41,7 +42,7 @@ pub struct Condition {
     #[schemars(length(max = 32768))]
     pub message: String,
     /// When `status` last changed (RFC 3339, UTC).
-    #[schemars(extend("format" = "date-time"))]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub last_transition_time: String,
     /// The `metadata.generation` this condition was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,669 @@
+//! Real-cluster tests: they need a Kubernetes API server (1.24 or later) and are ignored by
+//! default. Run them with
+//!
+//! ```sh
+//! KUBECONFIG=~/.kube/config cargo test --test cluster -- --ignored --test-threads=4
+//! ```
+//!
+//! Each test installs the CRDs (server-side apply, idempotent), creates its own partner,
+//! tiers and tenant under a unique suffix, runs the operator in-process serving only that
+//! partner (so tests running in parallel never touch each other's objects), and deletes
+//! everything it created at the end, whether it passed or not. The CRDs stay installed:
+//! removing them would delete other tests' objects.
+
+use futures::FutureExt;
+use http::Request;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::client::{Body, ClientBuilder};
+use kube::{Client, Config, ResourceExt};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tenantry::api::{Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
+use tenantry::shell::metrics::Metrics;
+use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
+
+const TEST_MANAGER: &str = "tenantry-tests";
+/// The longest a test waits for the operator to converge. Not a performance assertion: a
+/// deadline after which waiting longer would not help.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+async fn base_client() -> Client {
+    Client::try_default().await.expect("a kubeconfig: set KUBECONFIG to a cluster's")
+}
+
+/// Installs (or updates) the tenantry CRDs and waits until the API server serves them.
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in tenantry::crdgen::all() {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        api.patch(&name, &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
+    }
+    for crd in tenantry::crdgen::all() {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        eventually(&format!("CRD {name} established"), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                let conditions = crd.status?.conditions?;
+                conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+/// Polls `check` every half second until it returns `Some`, or fails the test at the deadline.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("gave up waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A unique, DNS-safe suffix for one test run.
+fn unique(test: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{test}-{:x}{:05x}", std::process::id() % 0xfff, nanos % 0xfffff)
+}
+
+/// The operator running in-process, with a count of the writes it sends.
+struct RunningOperator {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+    writes: Arc<AtomicUsize>,
+}
+
+impl RunningOperator {
+    async fn start(partner: &str) -> Self {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let counted = writes.clone();
+        let config = Config::infer().await.expect("a kubeconfig");
+        let count_writes = tower::util::MapRequestLayer::new(move |request: Request<Body>| {
+            if request.method() != http::Method::GET {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+            request
+        });
+        let client = ClientBuilder::try_from(config).expect("a client stack").with_layer(&count_writes).build();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = async move {
+            let _ = stopped.await;
+        }
+        .boxed()
+        .shared();
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = Arc::new(Metrics::new(&mut registry));
+        let options = ControllerOptions {
+            concurrency: 2,
+            partners: BTreeSet::from([partner.to_string()]),
+            instance: Some(format!("test-{partner}")),
+        };
+        let task = tokio::spawn(async move {
+            if let Err(error) =
+                operator::run_controllers(client, options, metrics, Arc::new(AtomicBool::new(false)), shutdown).await
+            {
+                panic!("the operator failed: {error}");
+            }
+        });
+        RunningOperator { stop, task, writes }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+    }
+}
+
+/// One test's fleet: a partner with a small tier and a larger one, and a tenant on one.
+#[derive(Clone)]
+struct Fleet {
+    client: Client,
+    partner: String,
+    basic: String,
+    plus: String,
+    tenant: String,
+    namespace: String,
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(TEST_MANAGER).force()
+}
+
+impl Fleet {
+    async fn create(test: &str, tier: Tier) -> Self {
+        let client = base_client().await;
+        install_crds(&client).await;
+        let suffix = unique(test);
+        let fleet = Fleet {
+            partner: format!("p-{suffix}"),
+            basic: format!("basic-{suffix}"),
+            plus: format!("plus-{suffix}"),
+            namespace: format!("tenant-{suffix}"),
+            tenant: suffix,
+            client,
+        };
+        let partners: Api<Partner> = Api::all(fleet.client.clone());
+        let partner = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Partner", "metadata": {"name": fleet.partner},
+            "spec": {"displayName": "Test Partner", "branding": {"productName": "Test Flow", "primaryColor": "#123456"},
+                     "currency": "EUR", "invoicePrefix": "TEST"}
+        });
+        partners.patch(&fleet.partner, &apply_params(), &Patch::Apply(&partner)).await.expect("partner created");
+        for (name, level, categories, pods) in [
+            (&fleet.basic, 1, json!(["orderToCash"]), 10),
+            (&fleet.plus, 2, json!(["orderToCash", "financeCompliance"]), 30),
+        ] {
+            let tiers: Api<ServiceTier> = Api::all(fleet.client.clone());
+            let tier = json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "ServiceTier", "metadata": {"name": name},
+                "spec": {
+                    "partnerRef": fleet.partner, "displayName": name, "level": level, "workflowCategories": categories,
+                    "limits": {"maxWorkflows": 5, "maxConnectedSystems": 3,
+                               "namespaceQuota": {"cpu": "2", "memory": "2Gi", "pods": pods},
+                               "defaultContainer": {"cpu": "50m", "memory": "64Mi"},
+                               "maxContainer": {"cpu": "200m", "memory": "256Mi"}},
+                    "pricing": {"monthlyBaseFee": 1000}
+                }
+            });
+            tiers.patch(name, &apply_params(), &Patch::Apply(&tier)).await.expect("tier created");
+        }
+        fleet
+            .apply_tenant(match tier {
+                Tier::Basic => &fleet.basic,
+                Tier::Plus => &fleet.plus,
+            })
+            .await;
+        fleet
+    }
+
+    async fn apply_tenant(&self, tier: &str) {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        let tenant = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": self.tenant},
+            "spec": {"partnerRef": self.partner, "tierRef": tier, "displayName": "Test Tenant", "region": "eu-west-1",
+                     "connectedSystems": [{"name": "shop", "type": "storefront", "vendor": "Shopify"}]}
+        });
+        tenants.patch(&self.tenant, &apply_params(), &Patch::Apply(&tenant)).await.expect("tenant applied");
+    }
+
+    async fn apply_workflow(&self, name: &str, category: &str, template: &str, trigger: serde_json::Value) {
+        let workflows: Api<Workflow> = Api::namespaced(self.client.clone(), &self.namespace);
+        let workflow = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"category": category, "template": template, "trigger": trigger,
+                     "runner": {"image": "registry.k8s.io/pause:3.9"}, "connectors": ["shop"]}
+        });
+        workflows.patch(name, &apply_params(), &Patch::Apply(&workflow)).await.expect("workflow applied");
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    async fn tenant_ready(&self) -> Tenant {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        eventually("the tenant is Ready", || {
+            let tenants = tenants.clone();
+            let name = self.tenant.clone();
+            async move {
+                let tenant = tenants.get(&name).await.ok()?;
+                let ready = tenant
+                    .status
+                    .as_ref()?
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True");
+                ready.then_some(tenant)
+            }
+        })
+        .await
+    }
+
+    async fn workflow_phase(&self, name: &str, phase: WorkflowPhase) -> Workflow {
+        let workflows: Api<Workflow> = self.api();
+        eventually(&format!("workflow {name} is {phase:?}"), || {
+            let workflows = workflows.clone();
+            let name = name.to_string();
+            async move {
+                let workflow = workflows.get(&name).await.ok()?;
+                (workflow.status.as_ref()?.phase? == phase).then_some(workflow)
+            }
+        })
+        .await
+    }
+
+    /// Deletes what the test created: the tenant first (the operator's finalizer removes its
+    /// namespace), then the tiers and the partner. Falls back to removing the finalizer by
+    /// hand if the operator is no longer there to do it.
+    async fn clean_up(&self) {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        let _ = tenants.delete(&self.tenant, &DeleteParams::default()).await;
+        let gone = tokio::time::timeout(DEADLINE, async {
+            while tenants.get_opt(&self.tenant).await.ok().flatten().is_some() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        if gone.is_err() {
+            let release = json!({"metadata": {"finalizers": null}});
+            let _ = tenants.patch(&self.tenant, &PatchParams::default(), &Patch::Merge(&release)).await;
+            let namespaces: Api<Namespace> = Api::all(self.client.clone());
+            let _ = namespaces.delete(&self.namespace, &DeleteParams::default()).await;
+        }
+        let tiers: Api<ServiceTier> = Api::all(self.client.clone());
+        let _ = tiers.delete(&self.basic, &DeleteParams::default()).await;
+        let _ = tiers.delete(&self.plus, &DeleteParams::default()).await;
+        let partners: Api<Partner> = Api::all(self.client.clone());
+        let _ = partners.delete(&self.partner, &DeleteParams::default()).await;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Tier {
+    Basic,
+    Plus,
+}
+
+/// Creates a fleet, runs the operator for it, runs `body`, and always cleans up; a failure
+/// in `body` fails the test after the cleanup.
+async fn with_fleet<F, Fut>(test: &str, tier: Tier, body: F)
+where
+    F: FnOnce(Fleet, Arc<AtomicUsize>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let fleet = Fleet::create(test, tier).await;
+    let operator = RunningOperator::start(&fleet.partner).await;
+    let outcome = tokio::spawn(body(fleet.clone(), operator.writes.clone())).await;
+    fleet.clean_up().await;
+    operator.stop().await;
+    if let Err(error) = outcome {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+        panic!("the test body did not finish: {error}");
+    }
+}
+
+/// The object, if it exists (the future owns what it needs, so it can be polled repeatedly).
+fn exists<K>(api: &Api<K>, name: &str) -> impl Future<Output = Option<K>> + 'static
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + 'static,
+{
+    let (api, name) = (api.clone(), name.to_string());
+    async move { api.get_opt(&name).await.ok().flatten() }
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn crds_install_and_bad_objects_are_refused() {
+    let client = base_client().await;
+    install_crds(&client).await;
+    let name = unique("refused");
+    let refusals = [
+        (
+            "Partner with a lowercase currency",
+            json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Partner", "metadata": {"name": name},
+                "spec": {"displayName": "x", "branding": {"productName": "x"}, "currency": "euro", "invoicePrefix": "X"}
+            }),
+            "partners",
+        ),
+        (
+            "Tenant with an unknown system type",
+            json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+                "spec": {"partnerRef": "p", "tierRef": "t", "displayName": "x", "region": "eu-west-1",
+                         "connectedSystems": [{"name": "pos", "type": "pointOfSale", "vendor": "Square"}]}
+            }),
+            "tenants",
+        ),
+        (
+            "ServiceTier with a negative workflow limit",
+            json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "ServiceTier", "metadata": {"name": name},
+                "spec": {"partnerRef": "p", "displayName": "x", "level": 1, "workflowCategories": ["orderToCash"],
+                         "limits": {"maxWorkflows": -1, "maxConnectedSystems": 1,
+                                    "namespaceQuota": {"cpu": "1", "memory": "1Gi", "pods": 1},
+                                    "defaultContainer": {}, "maxContainer": {}},
+                         "pricing": {"monthlyBaseFee": 1}}
+            }),
+            "servicetiers",
+        ),
+        (
+            "Workflow with two triggers",
+            json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"category": "orderToCash", "template": "order-validation",
+                         "trigger": {"schedule": {"cron": "0 * * * *"}, "continuous": {"replicas": 1}},
+                         "runner": {"image": "registry.k8s.io/pause:3.9"}}
+            }),
+            "workflows",
+        ),
+        (
+            "Workflow with an invalid cron",
+            json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"category": "orderToCash", "template": "order-validation",
+                         "trigger": {"schedule": {"cron": "every day"}}, "runner": {"image": "registry.k8s.io/pause:3.9"}}
+            }),
+            "workflows",
+        ),
+    ];
+    for (what, object, plural) in refusals {
+        let resource = kube::core::ApiResource {
+            group: "tenantry.dev".into(),
+            version: "v1alpha1".into(),
+            api_version: "tenantry.dev/v1alpha1".into(),
+            kind: object["kind"].as_str().unwrap_or_default().into(),
+            plural: plural.into(),
+        };
+        let api: Api<kube::api::DynamicObject> = match object["metadata"]["namespace"].as_str() {
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let dynamic: kube::api::DynamicObject = serde_json::from_value(object).expect("a dynamic object");
+        match api.create(&PostParams::default(), &dynamic).await {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 422, "{what}: refused as invalid, got {status:?}"),
+            Ok(created) => {
+                let _ = api.delete(&created.name_any(), &DeleteParams::default()).await;
+                panic!("{what} was accepted");
+            }
+            Err(other) => panic!("{what}: unexpected error {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_tenant_becomes_an_isolated_namespace() {
+    with_fleet("ns", Tier::Basic, |fleet, _| async move {
+        let tenant = fleet.tenant_ready().await;
+        assert_eq!(tenant.status.as_ref().and_then(|s| s.namespace.clone()), Some(fleet.namespace.clone()));
+        let namespaces: Api<Namespace> = Api::all(fleet.client.clone());
+        let namespace = eventually("the namespace", || exists(&namespaces, &fleet.namespace)).await;
+        let labels = namespace.labels();
+        assert_eq!(labels.get("pod-security.kubernetes.io/enforce").map(String::as_str), Some("restricted"));
+        assert_eq!(labels.get("tenantry.dev/tenant"), Some(&fleet.tenant));
+        let quota = eventually("the quota", || exists(&fleet.api::<ResourceQuota>(), "tenantry-quota")).await;
+        let hard = quota.spec.and_then(|s| s.hard).unwrap_or_default();
+        assert_eq!(hard.get("pods").map(|q| q.0.as_str()), Some("10"));
+        eventually("the limit range", || exists(&fleet.api::<LimitRange>(), "tenantry-limits")).await;
+        eventually("the network policy", || exists(&fleet.api::<NetworkPolicy>(), "tenantry-isolation")).await;
+        eventually("the runner service account", || exists(&fleet.api::<ServiceAccount>(), "tenantry-runner")).await;
+        let branding = eventually("the branding", || exists(&fleet.api::<ConfigMap>(), "tenantry-branding")).await;
+        assert_eq!(branding.data.unwrap_or_default().get("productName").map(String::as_str), Some("Test Flow"));
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_workflow_becomes_a_cronjob_or_a_deployment() {
+    with_fleet("wl", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet
+            .apply_workflow("nightly", "orderToCash", "invoice-generation", json!({"schedule": {"cron": "0 2 * * *"}}))
+            .await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        let cron_job = eventually("the cron job", || exists(&fleet.api::<CronJob>(), "nightly")).await;
+        assert_eq!(cron_job.spec.as_ref().map(|s| s.schedule.as_str()), Some("0 2 * * *"));
+        assert_eq!(cron_job.spec.as_ref().and_then(|s| s.suspend), Some(false));
+        let deployment = eventually("the deployment", || exists(&fleet.api::<Deployment>(), "router")).await;
+        assert_eq!(deployment.spec.as_ref().and_then(|s| s.replicas), Some(1));
+        eventually("the definition", || exists(&fleet.api::<ConfigMap>(), "router-definition")).await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        fleet.workflow_phase("nightly", WorkflowPhase::Running).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_tier_change_moves_quota_and_holds_disallowed_workflows() {
+    with_fleet("tier", Tier::Plus, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet
+            .apply_workflow("recon", "financeCompliance", "reconciliation", json!({"continuous": {"replicas": 1}}))
+            .await;
+        fleet.workflow_phase("recon", WorkflowPhase::Running).await;
+        let deployments = fleet.api::<Deployment>();
+        eventually("the deployment runs", || {
+            let deployments = deployments.clone();
+            async move { (exists(&deployments, "recon").await?.spec?.replicas? == 1).then_some(()) }
+        })
+        .await;
+
+        fleet.apply_tenant(&fleet.basic).await;
+        let quotas = fleet.api::<ResourceQuota>();
+        eventually("the quota follows the new tier", || {
+            let quotas = quotas.clone();
+            async move {
+                let hard = exists(&quotas, "tenantry-quota").await?.spec?.hard?;
+                (hard.get("pods")?.0 == "10").then_some(())
+            }
+        })
+        .await;
+        let held = fleet.workflow_phase("recon", WorkflowPhase::Held).await;
+        assert_eq!(held.status.and_then(|s| s.reason).as_deref(), Some("TierDisallowsCategory"));
+        eventually("the held deployment is scaled to zero, not deleted", || {
+            let deployments = deployments.clone();
+            async move { (exists(&deployments, "recon").await?.spec?.replicas? == 0).then_some(()) }
+        })
+        .await;
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let history = eventually("the tier history records the change", || {
+            let tenants = tenants.clone();
+            let name = fleet.tenant.clone();
+            async move {
+                let history = tenants.get(&name).await.ok()?.status?.tier_history;
+                (history.len() == 2).then_some(history)
+            }
+        })
+        .await;
+        assert_eq!((history[0].tier.as_str(), history[1].tier.as_str()), (fleet.plus.as_str(), fleet.basic.as_str()));
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_deleted_managed_deployment_comes_back() {
+    with_fleet("drift", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        let deployments = fleet.api::<Deployment>();
+        let first = eventually("the deployment", || exists(&deployments, "router")).await;
+        deployments.delete("router", &DeleteParams::default()).await.expect("deleted by hand");
+        let first_uid = first.uid();
+        eventually("the deployment is re-created", || {
+            let deployments = deployments.clone();
+            let first_uid = first_uid.clone();
+            async move {
+                let again = exists(&deployments, "router").await?;
+                (again.uid() != first_uid && again.metadata.deletion_timestamp.is_none()).then_some(())
+            }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn an_edited_field_we_own_is_restored() {
+    with_fleet("edit", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        let quotas = fleet.api::<ResourceQuota>();
+        eventually("the quota", || exists(&quotas, "tenantry-quota")).await;
+        let edit = json!({"spec": {"hard": {"pods": "999"}}});
+        quotas.patch("tenantry-quota", &PatchParams::default(), &Patch::Merge(&edit)).await.expect("edited by hand");
+        eventually("the quota is restored", || {
+            let quotas = quotas.clone();
+            async move { (exists(&quotas, "tenantry-quota").await?.spec?.hard?.get("pods")?.0 == "10").then_some(()) }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_deleted_workflow_has_its_children_pruned() {
+    with_fleet("prune", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        let deployments = fleet.api::<Deployment>();
+        let config_maps = fleet.api::<ConfigMap>();
+        eventually("the deployment", || exists(&deployments, "router")).await;
+        let workflows: Api<Workflow> = fleet.api();
+        workflows.delete("router", &DeleteParams::default()).await.expect("workflow deleted");
+        eventually("the deployment and definition are pruned", || {
+            let (deployments, config_maps) = (deployments.clone(), config_maps.clone());
+            async move {
+                let deployment_gone =
+                    exists(&deployments, "router").await.is_none_or(|d| d.metadata.deletion_timestamp.is_some());
+                let definition_gone = exists(&config_maps, "router-definition").await.is_none();
+                (deployment_gone && definition_gone).then_some(())
+            }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn deleting_a_tenant_removes_its_namespace() {
+    with_fleet("delete", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        let namespaces: Api<Namespace> = Api::all(fleet.client.clone());
+        eventually("the namespace", || exists(&namespaces, &fleet.namespace)).await;
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        tenants.delete(&fleet.tenant, &DeleteParams::default()).await.expect("tenant deleted");
+        eventually("the namespace is gone or going", || {
+            let namespaces = namespaces.clone();
+            let name = fleet.namespace.clone();
+            async move {
+                match exists(&namespaces, &name).await {
+                    None => Some(()),
+                    Some(namespace) => namespace.metadata.deletion_timestamp.map(|_| ()),
+                }
+            }
+        })
+        .await;
+        eventually("the tenant is released once its namespace is gone", || {
+            let tenants = tenants.clone();
+            let name = fleet.tenant.clone();
+            async move { exists(&tenants, &name).await.is_none().then_some(()) }
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Waits until the operator has made no write for a few seconds in a row.
+async fn settled(writes: &AtomicUsize) {
+    let mut last = writes.load(Ordering::SeqCst);
+    let mut quiet = 0;
+    eventually("the operator settles", || {
+        let now = writes.load(Ordering::SeqCst);
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+        std::future::ready((quiet >= 8).then_some(()))
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn reconciling_an_unchanged_world_issues_no_write() {
+    with_fleet("steady", Tier::Basic, |fleet, writes| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet
+            .apply_workflow("nightly", "orderToCash", "invoice-generation", json!({"schedule": {"cron": "0 2 * * *"}}))
+            .await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        fleet.workflow_phase("nightly", WorkflowPhase::Running).await;
+        settled(&writes).await;
+        // Touch the tenant without changing anything the plan reads: the operator reconciles
+        // it again and must find nothing to write.
+        let before = writes.load(Ordering::SeqCst);
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let touch = json!({"metadata": {"annotations": {"tenantry.dev/test-touch": unique("t")}}});
+        tenants.patch(&fleet.tenant, &PatchParams::default(), &Patch::Merge(&touch)).await.expect("touched");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(writes.load(Ordering::SeqCst), before, "an unchanged world caused writes");
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_restarted_operator_converges_with_nothing_duplicated() {
+    let fleet = Fleet::create("restart", Tier::Basic).await;
+    let first = RunningOperator::start(&fleet.partner).await;
+    let body = {
+        let fleet = fleet.clone();
+        async move {
+            fleet.tenant_ready().await;
+            fleet
+                .apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}}))
+                .await;
+            fleet.workflow_phase("router", WorkflowPhase::Running).await;
+            settled(&first.writes).await;
+            let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+            let before = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
+            first.stop().await;
+
+            let second = RunningOperator::start(&fleet.partner).await;
+            settled(&second.writes).await;
+            let after = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
+            assert_eq!(after.tier_history, before.tier_history, "the restart appended no tier history");
+            assert_eq!(after.first_value_time, before.first_value_time);
+            let managed = ListParams::default().labels(&format!("tenantry.dev/tenant={}", fleet.tenant));
+            let deployments = fleet.api::<Deployment>().list(&managed).await.expect("list");
+            assert_eq!(deployments.items.len(), 1, "one deployment per workflow");
+            let config_maps = fleet.api::<ConfigMap>().list(&managed).await.expect("list");
+            assert_eq!(config_maps.items.len(), 2, "branding and one definition");
+            second
+        }
+    };
+    let outcome = tokio::spawn(body).await;
+    fleet.clean_up().await;
+    match outcome {
+        Ok(second) => second.stop().await,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the test body did not finish: {error}"),
+    }
+}
