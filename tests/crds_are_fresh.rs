@@ -94,3 +94,68 @@ fn every_field_is_described_and_none_is_nullable() {
     }
     assert!(missing.is_empty(), "fields without a description: {missing:#?}");
 }
+
+/// The rules kube-apiserver applies before it accepts a CRD: every node of a structural
+/// schema has a type (or is int-or-string); list-maps are keyed by required fields; sets
+/// hold scalars; no bare `nullable`; no value validation inside `anyOf`/`allOf`/`oneOf`.
+#[test]
+fn schemas_are_structural() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{JSONSchemaProps, JSONSchemaPropsOrArray};
+    fn walk(kind: &str, path: &str, schema: &JSONSchemaProps, problems: &mut Vec<String>) {
+        let int_or_string = schema.x_kubernetes_int_or_string == Some(true);
+        let preserve = schema.x_kubernetes_preserve_unknown_fields == Some(true);
+        if schema.type_.is_none() && !int_or_string && !preserve {
+            problems.push(format!("{kind}{path}: no type"));
+        }
+        if schema.any_of.is_some() || schema.all_of.is_some() || schema.one_of.is_some() || schema.not.is_some() {
+            if !int_or_string {
+                problems.push(format!("{kind}{path}: uses anyOf/allOf/oneOf/not"));
+            }
+        }
+        let item = match &schema.items {
+            Some(JSONSchemaPropsOrArray::Schema(items)) => Some(items.as_ref()),
+            Some(JSONSchemaPropsOrArray::Schemas(_)) => {
+                problems.push(format!("{kind}{path}: items must be a single schema"));
+                None
+            }
+            None => None,
+        };
+        match (schema.x_kubernetes_list_type.as_deref(), item) {
+            (Some("map"), Some(item)) => {
+                let required = item.required.clone().unwrap_or_default();
+                for key in schema.x_kubernetes_list_map_keys.iter().flatten() {
+                    let defaulted =
+                        item.properties.as_ref().and_then(|p| p.get(key)).and_then(|p| p.default.as_ref()).is_some();
+                    if !required.contains(key) && !defaulted {
+                        problems.push(format!("{kind}{path}: list-map key {key} is neither required nor defaulted"));
+                    }
+                }
+            }
+            (Some("set"), Some(item)) => {
+                if matches!(item.type_.as_deref(), Some("object") | Some("array")) {
+                    problems.push(format!("{kind}{path}: a set must hold scalars"));
+                }
+            }
+            (Some(other), _) if other != "atomic" => {
+                problems.push(format!("{kind}{path}: list type {other} without items"))
+            }
+            _ => {}
+        }
+        for (name, property) in schema.properties.iter().flatten() {
+            walk(kind, &format!("{path}.{name}"), property, problems);
+        }
+        if let Some(item) = item {
+            walk(kind, &format!("{path}[]"), item, problems);
+        }
+    }
+    let mut problems = Vec::new();
+    for crd in tenantry::crdgen::all() {
+        let kind = crd.spec.names.kind.clone();
+        let version = &crd.spec.versions[0];
+        let schema = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).expect("schema");
+        assert_eq!(schema.type_.as_deref(), Some("object"), "{kind}: the root is an object");
+        walk(&kind, "", schema, &mut problems);
+        assert!(version.served && version.storage, "{kind}: v1alpha1 is served and stored");
+    }
+    assert!(problems.is_empty(), "not structural: {problems:#?}");
+}
