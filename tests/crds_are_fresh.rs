@@ -107,10 +107,10 @@ fn schemas_are_structural() {
         if schema.type_.is_none() && !int_or_string && !preserve {
             problems.push(format!("{kind}{path}: no type"));
         }
-        if schema.any_of.is_some() || schema.all_of.is_some() || schema.one_of.is_some() || schema.not.is_some() {
-            if !int_or_string {
-                problems.push(format!("{kind}{path}: uses anyOf/allOf/oneOf/not"));
-            }
+        let combines =
+            schema.any_of.is_some() || schema.all_of.is_some() || schema.one_of.is_some() || schema.not.is_some();
+        if combines && !int_or_string {
+            problems.push(format!("{kind}{path}: uses anyOf/allOf/oneOf/not"));
         }
         let item = match &schema.items {
             Some(JSONSchemaPropsOrArray::Schema(items)) => Some(items.as_ref()),

@@ -8,7 +8,7 @@ use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workf
 use crate::planner::{labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt};
-use kube::api::DynamicObject;
+use kube::api::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -42,8 +42,8 @@ pub struct Caches {
 /// Where changes are sent: tenants to re-queue, and the fleet-status loop to wake.
 #[derive(Clone)]
 pub struct Triggers {
-    /// Tenants to reconcile.
-    pub tenants: UnboundedSender<ObjectRef<Tenant>>,
+    /// Tenants to reconcile (the controller works on their metadata).
+    pub tenants: UnboundedSender<ObjectRef<PartialObjectMeta<Tenant>>>,
     /// Wakes the loop that writes partner, tier, policy and approval statuses.
     pub fleet: Arc<Notify>,
     /// Counts triggers sent and not yet taken.
@@ -53,7 +53,7 @@ pub struct Triggers {
 impl Triggers {
     fn tenant(&self, name: &str) {
         self.queue_depth.inc();
-        if self.tenants.unbounded_send(ObjectRef::new(name)).is_err() {
+        if self.tenants.unbounded_send(ObjectRef::new_with(name, ())).is_err() {
             self.queue_depth.dec();
         }
     }
@@ -188,17 +188,44 @@ impl Caches {
     }
 }
 
-/// A watch of one kind through a reflector into `writer`, yielding its events.
+/// A watch of one tenantry kind through a reflector into `writer`, yielding its events.
+///
+/// Objects are listed as untyped JSON and decoded one by one: an object that does not match
+/// the type (say, written under an older CRD) is logged and skipped instead of failing the
+/// whole list, which would stall every tenant.
 fn reflected<K>(
-    api: Api<K>,
+    client: &Client,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    reflector(writer, watcher(api, config).default_backoff())
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &kube::core::ApiResource::erase::<K>(&()));
+    let typed = watcher(api, config).default_backoff().filter_map(|event| {
+        std::future::ready(match event {
+            Err(error) => Some(Err(error)),
+            Ok(watcher::Event::Init) => Some(Ok(watcher::Event::Init)),
+            Ok(watcher::Event::InitDone) => Some(Ok(watcher::Event::InitDone)),
+            Ok(watcher::Event::Apply(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::Apply(o))),
+            Ok(watcher::Event::InitApply(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::InitApply(o))),
+            Ok(watcher::Event::Delete(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::Delete(o))),
+        })
+    });
+    reflector(writer, typed)
+}
+
+/// Decodes one object, or logs why it cannot be and skips it.
+fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(object: DynamicObject) -> Option<K> {
+    let (name, namespace) = (object.name_any(), object.namespace());
+    let decoded = serde_json::to_value(&object).and_then(serde_json::from_value::<K>);
+    match decoded {
+        Ok(typed) => Some(typed),
+        Err(error) => {
+            tracing::warn!(kind = %K::kind(&()), %name, ?namespace, %error, "skipping an object that does not match its schema");
+            None
+        }
+    }
 }
 
 fn reflector<K, W>(writer: reflector::store::Writer<K>, stream: W) -> impl Stream<Item = W::Item> + Send
@@ -232,7 +259,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
 
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected(Api::<Partner>::all(client.clone()), config.clone(), partner_writer);
+        let events = reflected::<Partner>(client, config.clone(), partner_writer);
         tasks.spawn(drain(events, "Partner", move |event| {
             if let Some(partner) = touched(event) {
                 triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
@@ -242,7 +269,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected(Api::<ServiceTier>::all(client.clone()), config.clone(), tier_writer);
+        let events = reflected::<ServiceTier>(client, config.clone(), tier_writer);
         tasks.spawn(drain(events, "ServiceTier", move |event| {
             match &event {
                 watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
@@ -261,7 +288,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected(Api::<Tenant>::all(client.clone()), config.clone(), tenant_writer);
+        let events = reflected::<Tenant>(client, config.clone(), tenant_writer);
         tasks.spawn(drain(events, "Tenant", move |event| {
             match &event {
                 watcher::Event::Apply(tenant) | watcher::Event::InitApply(tenant) => {
@@ -288,7 +315,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected(Api::<Workflow>::all(client.clone()), config.clone(), workflow_writer);
+        let events = reflected::<Workflow>(client, config.clone(), workflow_writer);
         tasks.spawn(drain(events, "Workflow", move |event| {
             match &event {
                 watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
@@ -313,12 +340,12 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let triggers = triggers.clone();
-        let events = reflected(Api::<GovernancePolicy>::all(client.clone()), config.clone(), policy_writer);
+        let events = reflected::<GovernancePolicy>(client, config.clone(), policy_writer);
         tasks.spawn(drain(events, "GovernancePolicy", move |_| triggers.fleet.notify_one()));
     }
     {
         let triggers = triggers.clone();
-        let events = reflected(Api::<Approval>::all(client.clone()), config.clone(), approval_writer);
+        let events = reflected::<Approval>(client, config.clone(), approval_writer);
         tasks.spawn(drain(events, "Approval", move |_| triggers.fleet.notify_one()));
     }
     let managed = watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
@@ -374,5 +401,32 @@ async fn drain<K>(
             Ok(event) => handle(event),
             Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+    use crate::api::Tenant;
+    use kube::api::DynamicObject;
+    use serde_json::json;
+
+    fn dynamic(spec: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": "shop"}, "spec": spec
+        }))
+        .expect("a dynamic object")
+    }
+
+    #[test]
+    fn an_object_that_does_not_decode_is_skipped_not_fatal() {
+        let good =
+            dynamic(json!({"partnerRef": "acme", "tierRef": "basic", "displayName": "Shop", "region": "eu-west-1"}));
+        assert!(decode::<Tenant>(good).is_some());
+        let missing_field = dynamic(json!({"partnerRef": "acme", "displayName": "Shop", "region": "eu-west-1"}));
+        assert!(decode::<Tenant>(missing_field).is_none());
+        let wrong_type =
+            dynamic(json!({"partnerRef": 7, "tierRef": "basic", "displayName": "Shop", "region": "eu-west-1"}));
+        assert!(decode::<Tenant>(wrong_type).is_none());
     }
 }

@@ -14,6 +14,7 @@ use crate::crdgen;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::PartialObjectMeta;
 use kube::runtime::{controller, watcher, Controller};
 use kube::{Api, Client};
 use prometheus_client::registry::Registry;
@@ -127,18 +128,20 @@ pub async fn run_controllers(
         options.instance.clone(),
     ));
     let queue_depth = metrics.queue_depth.clone();
-    let tenant_controller = Controller::new(Api::<Tenant>::all(client.clone()), watcher::Config::default())
-        .with_config(controller::Config::default().concurrency(options.concurrency))
-        .reconcile_on(tenant_trigger_stream.inspect(move |_| {
-            queue_depth.dec();
-        }))
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile::reconcile, reconcile::error_policy, context.clone())
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-        });
+    // The controller watches tenants' metadata only: it never fails to decode one.
+    let tenant_controller =
+        Controller::new(Api::<PartialObjectMeta<Tenant>>::all(client.clone()), watcher::Config::default())
+            .with_config(controller::Config::default().concurrency(options.concurrency))
+            .reconcile_on(tenant_trigger_stream.inspect(move |_| {
+                queue_depth.dec();
+            }))
+            .graceful_shutdown_on(shutdown.clone())
+            .run(reconcile::reconcile, reconcile::error_policy, context.clone())
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "controller event");
+                }
+            });
     let fleet_loop = fleet::run(context, triggers.fleet.clone(), shutdown.clone());
     tokio::join!(tenant_controller, fleet_loop);
     watches.abort_all();

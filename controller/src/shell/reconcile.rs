@@ -10,7 +10,7 @@ use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, Wor
 use crate::planner::conditions::Conditions;
 use crate::planner::{self, ChildKind, OwnerKey};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{finalizer, Event as Finalize};
@@ -90,18 +90,30 @@ impl Context {
     }
 }
 
-/// Reconciles one tenant. Errors are returned to the controller, which retries with backoff.
-pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// Reconciles one tenant. The controller hands over only its metadata; the spec comes from
+/// the typed cache, so a tenant that does not decode is reported in the log and skipped
+/// rather than stalling the others. Errors go back to the controller, which retries with backoff.
+pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = meta.name_any();
+    let Some(tenant) = ctx.caches.tenants.get(&ObjectRef::new(&name)) else {
+        // Not decoded yet, or not decodable: the typed watch re-queues it when it is.
+        tracing::debug!(tenant = %name, "not in the typed cache yet");
+        return Ok(Action::await_change());
+    };
     if !ctx.serves(&tenant.spec.partner_ref) {
         return Ok(Action::await_change());
     }
     let started = Instant::now();
-    let name = tenant.name_any();
-    let api: Api<Tenant> = Api::all(ctx.client.clone());
-    let result = finalizer(&api, FINALIZER, tenant, |event| async {
-        match event {
-            Finalize::Apply(tenant) => converge(&tenant, &ctx).await,
-            Finalize::Cleanup(tenant) => clean_up(&tenant, &ctx).await,
+    let api: Api<PartialObjectMeta<Tenant>> = Api::all(ctx.client.clone());
+    let result = finalizer(&api, FINALIZER, meta, |event| {
+        let deleting = matches!(event, Finalize::Cleanup(_));
+        let (tenant, ctx) = (tenant.clone(), ctx.clone());
+        async move {
+            if deleting {
+                clean_up(&tenant, &ctx).await
+            } else {
+                converge(&tenant, &ctx).await
+            }
         }
     })
     .await
@@ -118,7 +130,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
 }
 
 /// Backs off a tenant whose reconcile failed.
-pub fn error_policy(tenant: Arc<Tenant>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(tenant: Arc<PartialObjectMeta<Tenant>>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = tenant.name_any();
     let wait = ctx.backoff(&name, true);
     tracing::warn!(tenant = %name, %error, retry_in_seconds = wait.as_secs(), "reconcile failed");
