@@ -40,6 +40,42 @@ pub fn namespaced(kind: ChildKind) -> bool {
     kind != ChildKind::Namespace
 }
 
+/// Fields the API server serves, where older supported versions lack some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerFeatures {
+    /// CronJob `spec.timeZone` (Kubernetes 1.25 and later; 1.24 drops it).
+    pub cronjob_time_zone: bool,
+}
+
+impl Default for ServerFeatures {
+    fn default() -> Self {
+        ServerFeatures { cronjob_time_zone: true }
+    }
+}
+
+impl ServerFeatures {
+    /// What a server of version `major.minor` serves. Minor versions may carry a suffix
+    /// (`24+` on some managed clusters).
+    pub fn for_version(major: &str, minor: &str) -> Self {
+        let minor: u32 = minor.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(u32::MAX);
+        let newer_major = major.trim() != "1";
+        ServerFeatures { cronjob_time_zone: newer_major || minor >= 25 }
+    }
+
+    /// The manifest of `child` as this server can hold it: fields it does not serve are left
+    /// out, so they are neither sent nor expected back (expecting them would re-apply the
+    /// object on every reconcile).
+    pub fn manifest(&self, child: &Child) -> Value {
+        let mut manifest = child.object.to_manifest().unwrap_or(Value::Null);
+        if !self.cronjob_time_zone && child.object.kind() == ChildKind::CronJob {
+            if let Some(spec) = manifest.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("timeZone");
+            }
+        }
+        manifest
+    }
+}
+
 /// An object of a managed kind as observed in the cluster.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -83,7 +119,12 @@ pub enum Step {
 /// match, an apply for those that are missing or drifted, a prune for those we labelled and
 /// no longer want. Children of frozen owners are never pruned, and namespaces never are:
 /// a namespace goes only when its tenant is deleted.
-pub fn decide(desired: &[Child], observed: &[Observed], frozen: &BTreeSet<OwnerKey>) -> Vec<Step> {
+pub fn decide(
+    desired: &[Child],
+    observed: &[Observed],
+    frozen: &BTreeSet<OwnerKey>,
+    features: ServerFeatures,
+) -> Vec<Step> {
     let by_reference: BTreeMap<ChildRef, &Observed> = observed.iter().map(|o| (o.reference.clone(), o)).collect();
     let mut wanted = BTreeSet::new();
     let mut steps = Vec::new();
@@ -94,7 +135,7 @@ pub fn decide(desired: &[Child], observed: &[Observed], frozen: &BTreeSet<OwnerK
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
         };
-        let manifest = child.object.to_manifest().unwrap_or(Value::Null);
+        let manifest = features.manifest(child);
         let up_to_date = by_reference.get(&reference).map(|o| contains(&o.manifest, &manifest)).unwrap_or(false);
         if !up_to_date {
             steps.push(Step::Apply(Box::new(child.clone())));
@@ -171,7 +212,7 @@ fn api(client: &Client, kind: ChildKind, namespace: &str) -> Api<DynamicObject> 
 
 /// Carries out the steps in order. A refused step is reported and the others still run, so
 /// one bad object holds up nothing else.
-pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
+pub async fn execute(client: &Client, steps: Vec<Step>, features: ServerFeatures) -> Vec<StepResult> {
     let mut results = Vec::with_capacity(steps.len());
     for step in steps {
         let (owner, outcome) = match &step {
@@ -179,13 +220,10 @@ pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
                 let meta = child.object.meta();
                 let name = meta.name.clone().unwrap_or_default();
                 let namespace = meta.namespace.clone().unwrap_or_default();
-                let outcome = match child.object.to_manifest() {
-                    Ok(manifest) => api(client, child.object.kind(), &namespace)
-                        .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(manifest))
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(kube::Error::SerdeError(e)),
-                };
+                let outcome = api(client, child.object.kind(), &namespace)
+                    .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(features.manifest(child)))
+                    .await
+                    .map(|_| ());
                 (Some(child.owner.clone()), outcome)
             }
             Step::Prune { reference, uid } => {
@@ -236,14 +274,14 @@ mod tests {
     fn an_up_to_date_cluster_needs_no_write() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
     }
 
     #[test]
     fn missing_objects_are_applied() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().skip(1).map(as_stored).collect();
-        let steps = decide(&plan.children, &observed, &plan.frozen);
+        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
         assert_eq!(steps, vec![Step::Apply(Box::new(plan.children[0].clone()))]);
     }
 
@@ -253,7 +291,7 @@ mod tests {
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         let deployment = observed.iter_mut().find(|o| o.reference.kind == ChildKind::Deployment).expect("deployment");
         deployment.manifest["spec"]["replicas"] = json!(7);
-        let steps = decide(&plan.children, &observed, &plan.frozen);
+        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
         assert_eq!(steps.len(), 1);
         assert!(matches!(&steps[0], Step::Apply(child) if child.object.kind() == ChildKind::Deployment));
     }
@@ -263,7 +301,27 @@ mod tests {
         let plan = planned();
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         observed[0].manifest["metadata"]["labels"]["team"] = json!("payments");
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
+    }
+
+    #[test]
+    fn a_field_the_server_does_not_serve_is_neither_sent_nor_expected() {
+        let mut world = fixtures::fleet();
+        world.workflows[0].spec.trigger = fixtures::schedule("0 2 * * *", Some("Europe/Berlin"));
+        let plan = plan(&world, jiff::Timestamp::UNIX_EPOCH);
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        for object in &mut observed {
+            if object.reference.kind == ChildKind::CronJob {
+                object.manifest["spec"].as_object_mut().expect("spec").remove("timeZone");
+            }
+        }
+        let old_server = ServerFeatures::for_version("1", "24+");
+        assert!(!old_server.cronjob_time_zone);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, old_server), vec![], "1.24 drops timeZone");
+        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::for_version("1", "30"));
+        assert_eq!(steps.len(), 1, "a 1.30 server holds timeZone, so its absence is drift");
+        let cron_job = plan.children.iter().find(|c| c.object.kind() == ChildKind::CronJob).expect("cron job");
+        assert!(old_server.manifest(cron_job)["spec"].get("timeZone").is_none());
     }
 
     #[test]
@@ -288,11 +346,15 @@ mod tests {
         leftover.reference.name = "deleted-workflow".into();
         leftover.owner = Some(OwnerKey::Workflow { namespace: "tenant-shop".into(), name: "deleted-workflow".into() });
         observed.push(leftover.clone());
-        let steps = decide(&plan.children, &observed, &plan.frozen);
+        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
         assert_eq!(steps, vec![Step::Prune { reference: leftover.reference.clone(), uid: leftover.uid.clone() }]);
 
         let frozen = BTreeSet::from([leftover.owner.clone().expect("owner")]);
-        assert_eq!(decide(&plan.children, &observed, &frozen), vec![], "a frozen owner's children stay");
+        assert_eq!(
+            decide(&plan.children, &observed, &frozen, ServerFeatures::default()),
+            vec![],
+            "a frozen owner's children stay"
+        );
     }
 
     #[test]
@@ -306,6 +368,6 @@ mod tests {
         unlabelled.reference.name = "not-ours".into();
         unlabelled.owner = None;
         observed.push(unlabelled);
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
     }
 }

@@ -2,6 +2,7 @@
 //! fleet-status loop over shared caches, serves metrics and health, and stops cleanly on
 //! SIGTERM or Ctrl-C.
 
+use super::apply::ServerFeatures;
 use super::cache::{self, Triggers};
 use super::error::Error;
 use super::fleet;
@@ -67,6 +68,23 @@ pub async fn check_crds(client: &Client) -> Result<(), Error> {
     }
 }
 
+/// What the API server serves, from its version; everything when the version is unknown.
+async fn server_features(client: &Client) -> ServerFeatures {
+    match client.apiserver_version().await {
+        Ok(info) => {
+            let features = ServerFeatures::for_version(&info.major, &info.minor);
+            if !features.cronjob_time_zone {
+                tracing::warn!(version = %info.git_version, "this API server ignores CronJob timeZone: schedules run in the controller manager's time zone");
+            }
+            features
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the API server version; assuming a current one");
+            ServerFeatures::default()
+        }
+    }
+}
+
 /// A shutdown future resolved by SIGTERM or Ctrl-C.
 pub fn signals() -> Shutdown {
     async {
@@ -120,13 +138,17 @@ pub async fn run_controllers(
     tracing::info!(partners = ?options.partners, concurrency = options.concurrency, "caches filled; reconciling");
     ready.store(true, Ordering::Relaxed);
 
-    let context = Arc::new(Context::new(
-        client.clone(),
-        caches.clone(),
-        metrics.clone(),
-        options.partners.clone(),
-        options.instance.clone(),
-    ));
+    let features = server_features(&client).await;
+    let context = Arc::new(
+        Context::new(
+            client.clone(),
+            caches.clone(),
+            metrics.clone(),
+            options.partners.clone(),
+            options.instance.clone(),
+        )
+        .with_features(features),
+    );
     let queue_depth = metrics.queue_depth.clone();
     // The controller watches tenants' metadata only: it never fails to decode one.
     let tenant_controller =

@@ -2,7 +2,7 @@
 //! `tenantry plan` uses, apply and prune its children, patch the statuses that changed and
 //! record Events. Deleting a tenant removes its workloads, then its namespace.
 
-use super::apply::{self, Step, FIELD_MANAGER};
+use super::apply::{self, ServerFeatures, Step, FIELD_MANAGER};
 use super::cache::Caches;
 use super::error::Error;
 use super::metrics::Metrics;
@@ -41,6 +41,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Partners this operator serves; empty serves all.
     pub partners: BTreeSet<String>,
+    /// Fields the API server serves.
+    pub features: ServerFeatures,
     /// Consecutive failures per tenant, for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -61,8 +63,15 @@ impl Context {
             caches,
             metrics,
             partners,
+            features: ServerFeatures::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The same context, for a server that serves `features`.
+    pub fn with_features(mut self, features: ServerFeatures) -> Self {
+        self.features = features;
+        self
     }
 
     /// Whether this operator serves tenants of `partner`.
@@ -146,11 +155,11 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let now = jiff::Timestamp::now();
     let plan = planner::plan(&world, now).for_tenant(&name);
     let observed = ctx.caches.observed_children(&name);
-    let steps = apply::decide(&plan.children, &observed, &plan.frozen);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen, ctx.features);
     if !steps.is_empty() {
         tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
     }
-    let results = apply::execute(&ctx.client, steps).await;
+    let results = apply::execute(&ctx.client, steps, ctx.features).await;
 
     let mut refused: BTreeMap<OwnerKey, Vec<String>> = BTreeMap::new();
     for result in &results {
@@ -306,7 +315,7 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         .filter(|o| matches!(o.reference.kind, ChildKind::Deployment | ChildKind::CronJob))
         .map(|o| Step::Prune { reference: o.reference.clone(), uid: o.uid.clone() })
         .collect();
-    for result in apply::execute(&ctx.client, workloads).await {
+    for result in apply::execute(&ctx.client, workloads, ctx.features).await {
         if let Some(error) = result.error {
             return Err(Error::kube(format!("removing the workloads of tenant {name}"), error));
         }
