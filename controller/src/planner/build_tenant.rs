@@ -54,7 +54,12 @@ impl TenantPlan<'_> {
         let mut conditions = Conditions::new(&previous.conditions, now, tenant.metadata.generation);
 
         let mine: Vec<&Outcome> = if self.owns_namespace {
-            outcomes.values().filter(|o| o.namespace == self.namespace).collect()
+            // Outcomes are keyed by (namespace, name): this namespace's are one contiguous range.
+            outcomes
+                .range((self.namespace.clone(), String::new())..)
+                .take_while(|((namespace, _), _)| namespace == &self.namespace)
+                .map(|(_, outcome)| outcome)
+                .collect()
         } else {
             Vec::new()
         };

@@ -230,7 +230,7 @@ pub fn children(
     };
 
     let workload = match &spec.trigger.schedule {
-        Some(schedule) => ChildObject::CronJob(CronJob {
+        Some(schedule) => ChildObject::CronJob(Box::new(CronJob {
             metadata: meta(name.clone()),
             spec: Some(CronJobSpec {
                 schedule: schedule.cron.clone(),
@@ -250,14 +250,14 @@ pub fn children(
                 },
             }),
             ..CronJob::default()
-        }),
+        })),
         None => {
             let replicas = match (&spec.trigger.continuous, &spec.trigger.event) {
                 (Some(continuous), _) => continuous.replicas,
                 (_, Some(event)) => event.replicas,
                 _ => 1,
             };
-            ChildObject::Deployment(Deployment {
+            ChildObject::Deployment(Box::new(Deployment {
                 metadata: meta(name.clone()),
                 spec: Some(DeploymentSpec {
                     replicas: Some(if running { replicas } else { 0 }),
@@ -269,7 +269,7 @@ pub fn children(
                     ..DeploymentSpec::default()
                 }),
                 ..Deployment::default()
-            })
+            }))
         }
     };
     let owner = OwnerKey::Workflow { namespace: tenant.namespace.clone(), name: name.clone() };

@@ -37,10 +37,8 @@ impl std::fmt::Display for OwnerKey {
     }
 }
 
-/// One desired object of a kind tenantry manages.
-///
-/// Variants are not boxed: a plan holds a few objects per tenant, built once per reconcile.
-#[allow(clippy::large_enum_variant)]
+/// One desired object of a kind tenantry manages. The workloads are boxed: they are several
+/// times larger than the rest, and plans move and sort many children.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ChildObject {
@@ -61,9 +59,9 @@ pub enum ChildObject {
     /// A binding governance asks for.
     RoleBinding(RoleBinding),
     /// A continuous or event-driven workflow.
-    Deployment(Deployment),
+    Deployment(Box<Deployment>),
     /// A scheduled workflow.
-    CronJob(CronJob),
+    CronJob(Box<CronJob>),
 }
 
 /// The kinds of [`ChildObject`], in the order they are applied: namespaces first, then what
@@ -189,9 +187,13 @@ pub struct Child {
 }
 
 impl Child {
-    /// Sort key: apply order, then namespace, then name.
-    pub fn sort_key(&self) -> (ChildKind, String, String) {
+    /// Apply order: kind, then namespace, then name.
+    pub fn apply_order(&self, other: &Child) -> std::cmp::Ordering {
+        self.order_key().cmp(&other.order_key())
+    }
+
+    fn order_key(&self) -> (ChildKind, &str, &str) {
         let meta = self.object.meta();
-        (self.object.kind(), meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+        (self.object.kind(), meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
     }
 }

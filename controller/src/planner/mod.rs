@@ -141,7 +141,7 @@ pub fn plan(world: &World, now: Timestamp) -> Plan {
     resolve::partners(&index, &now, &mut plan);
     governance::plan_into(world, &index, &now, &mut plan);
 
-    plan.children.sort_by_key(Child::sort_key);
+    plan.children.sort_by(Child::apply_order);
     plan
 }
 
