@@ -5,8 +5,8 @@
 use super::cache::Caches;
 use super::error::Error;
 use super::metrics::{FleetLabels, KindLabels, Metrics};
-use super::reconcile::{patch_status, Context};
-use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Workflow, WorkflowPhase};
+use super::reconcile::{sync_status, Context};
+use crate::api::{Workflow, WorkflowPhase};
 use crate::planner::{self, World};
 use kube::ResourceExt;
 use std::collections::BTreeMap;
@@ -67,55 +67,32 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         billing_records: Vec::new(),
     };
     let plan = planner::plan(&world, jiff::Timestamp::now());
-    let client = &ctx.client;
-    let sharded = !ctx.partners.is_empty();
-
-    for partner in &world.partners {
-        let name = partner.name_any();
-        if let Some(status) = plan.partners.get(&name) {
-            if ctx.serves(&name) && partner.status.as_ref() != Some(status) {
-                patch_status::<Partner>(client, None, &name, status).await?;
-                Metrics::kind(&ctx.metrics.status_patches, "Partner").inc();
-            }
+    for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
+        if let Some(status) = plan.partners.get(&partner.name_any()) {
+            sync_status(ctx, partner, partner.status.as_ref(), status).await?;
         }
     }
-    for tier in &world.tiers {
-        let name = tier.name_any();
-        if let Some(status) = plan.tiers.get(&name) {
-            if ctx.serves(&tier.spec.partner_ref) && tier.status.as_ref() != Some(status) {
-                patch_status::<ServiceTier>(client, None, &name, status).await?;
-                Metrics::kind(&ctx.metrics.status_patches, "ServiceTier").inc();
-            }
+    for tier in world.tiers.iter().filter(|t| ctx.serves(&t.spec.partner_ref)) {
+        if let Some(status) = plan.tiers.get(&tier.name_any()) {
+            sync_status(ctx, tier, tier.status.as_ref(), status).await?;
         }
     }
     // Workflows of no tenant, policies and approvals belong to no partner: an operator that
     // serves only some partners leaves them to the one that serves all.
-    if !sharded {
+    if ctx.partners.is_empty() {
         for workflow in &orphans {
-            let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
-            if let Some(status) = plan.workflows.get(&(namespace.clone(), name.clone())) {
-                if workflow.status.as_ref() != Some(status) {
-                    patch_status::<Workflow>(client, Some(&namespace), &name, status).await?;
-                    Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
-                }
+            if let Some(status) = plan.workflows.get(&(workflow.namespace().unwrap_or_default(), workflow.name_any())) {
+                sync_status(ctx, workflow, workflow.status.as_ref(), status).await?;
             }
         }
         for policy in &world.policies {
-            let name = policy.name_any();
-            if let Some(status) = plan.policies.get(&name) {
-                if policy.status.as_ref() != Some(status) {
-                    patch_status::<GovernancePolicy>(client, None, &name, status).await?;
-                    Metrics::kind(&ctx.metrics.status_patches, "GovernancePolicy").inc();
-                }
+            if let Some(status) = plan.policies.get(&policy.name_any()) {
+                sync_status(ctx, policy, policy.status.as_ref(), status).await?;
             }
         }
         for approval in &world.approvals {
-            let (namespace, name) = (approval.namespace().unwrap_or_default(), approval.name_any());
-            if let Some(status) = plan.approvals.get(&(namespace.clone(), name.clone())) {
-                if approval.status.as_ref() != Some(status) {
-                    patch_status::<Approval>(client, Some(&namespace), &name, status).await?;
-                    Metrics::kind(&ctx.metrics.status_patches, "Approval").inc();
-                }
+            if let Some(status) = plan.approvals.get(&(approval.namespace().unwrap_or_default(), approval.name_any())) {
+                sync_status(ctx, approval, approval.status.as_ref(), status).await?;
             }
         }
     }

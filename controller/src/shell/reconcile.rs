@@ -198,10 +198,7 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
             );
         }
         tenant_events(tenant, &status, ctx).await;
-        if tenant.status.as_ref() != Some(&status) {
-            patch_status::<Tenant>(&ctx.client, None, &name, &status).await?;
-            Metrics::kind(&ctx.metrics.status_patches, "Tenant").inc();
-        }
+        sync_status(ctx, tenant, tenant.status.as_ref(), &status).await?;
     }
     for ((namespace, workflow_name), planned) in &plan.workflows {
         let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(workflow_name).within(namespace)) else {
@@ -219,10 +216,7 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
             );
         }
         workflow_events(&workflow, &status, ctx).await;
-        if workflow.status.as_ref() != Some(&status) {
-            patch_status::<Workflow>(&ctx.client, Some(namespace), workflow_name, &status).await?;
-            Metrics::kind(&ctx.metrics.status_patches, "Workflow").inc();
-        }
+        sync_status(ctx, workflow.as_ref(), workflow.status.as_ref(), &status).await?;
     }
     let wait = if refused.is_empty() { ctx.backoff(&name, false) } else { RETRY_AFTER_REFUSAL };
     Ok(Action::requeue(wait))
@@ -251,6 +245,21 @@ fn mark_refused(
     let message = format!("the API server refused: {}", messages.join("; "));
     updated.set("Ready", ConditionStatus::False, "ApplyFailed", message);
     *conditions = updated.finish();
+}
+
+/// Writes `planned` as `object`'s status when it differs from `current`: a steady object
+/// costs no write.
+pub async fn sync_status<K, S>(ctx: &Context, object: &K, current: Option<&S>, planned: &S) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()>,
+    S: Serialize + PartialEq,
+{
+    if current == Some(planned) {
+        return Ok(());
+    }
+    patch_status::<K>(&ctx.client, object.namespace().as_deref(), &object.name_any(), planned).await?;
+    Metrics::kind(&ctx.metrics.status_patches, &K::kind(&())).inc();
+    Ok(())
 }
 
 /// Writes a status with server-side apply, under the same field manager as the children.
