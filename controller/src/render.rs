@@ -63,11 +63,12 @@ pub fn table(world: &World, plan: &Plan) -> String {
             problems.push(format!("Tenant/{name}: {message}"));
         }
         // A tenant that lost its namespace to an older one lists none of the workflows there.
-        let owns_namespace = reason != "NamespaceConflict";
-        for ((workflow_namespace, workflow), workflow_status) in &plan.workflows {
-            if workflow_namespace != &namespace || !owns_namespace {
-                continue;
-            }
+        if plan.namespace_owners.get(&namespace) != Some(&name) {
+            continue;
+        }
+        let in_namespace =
+            plan.workflows.range((namespace.clone(), String::new())..).take_while(|((ns, _), _)| ns == &namespace);
+        for ((workflow_namespace, workflow), workflow_status) in in_namespace {
             let declared = world
                 .workflows
                 .iter()
