@@ -32,7 +32,7 @@ impl fmt::Display for Origin {
 
 /// One problem in the input.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{origin}: {object}{field}{message}", field = field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(), object = object.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
+#[error("{origin}: {}{}{message}", prefix(object), prefix(field))]
 pub struct InputError {
     /// Where the document is.
     pub origin: Origin,
@@ -42,6 +42,11 @@ pub struct InputError {
     pub field: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+/// `"value: "` for a part of an error message that is known, nothing otherwise.
+fn prefix(part: &Option<String>) -> String {
+    part.as_ref().map(|p| format!("{p}: ")).unwrap_or_default()
 }
 
 /// A document that is not a tenantry object and was left out.

@@ -151,11 +151,10 @@ pub fn format_time(now: Timestamp) -> String {
 }
 
 /// Sort key for "oldest first": creation time when the object has one (a live cluster), then
-/// name, so an offline plan without creation times falls back to name order.
-fn age_key<K: ResourceExt>(object: &K) -> (Option<Timestamp>, String) {
-    // Objects without a creation time (offline YAML) sort after those with one.
-    let created = object.creation_timestamp().map(|t| t.0);
-    (created.or(Some(Timestamp::MAX)), object.name_any())
+/// name. Objects without one (offline YAML) sort after those with one, by name.
+fn age_key<K: ResourceExt>(object: &K) -> (Timestamp, String) {
+    let created = object.creation_timestamp().map(|t| t.0).unwrap_or(Timestamp::MAX);
+    (created, object.name_any())
 }
 
 #[cfg(test)]

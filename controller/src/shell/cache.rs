@@ -430,3 +430,25 @@ mod tests {
         assert!(decode::<Tenant>(wrong_type).is_none());
     }
 }
+
+#[cfg(test)]
+mod metadata_tests {
+    use crate::api::Tenant;
+    use kube::api::PartialObjectMeta;
+    use serde_json::json;
+
+    /// The tenant controller watches `PartialObjectMeta<Tenant>` but the API server sends whole
+    /// tenants, with a spec that may not even decode as a `Tenant`.
+    #[test]
+    fn a_whole_tenant_decodes_as_its_metadata() {
+        let whole = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": "shop", "uid": "u-1", "finalizers": ["tenantry.dev/cleanup"]},
+            "spec": {"partnerRef": 7, "unexpected": {"deeply": ["nested"]}},
+            "status": {"namespace": "tenant-shop"}
+        });
+        let meta: PartialObjectMeta<Tenant> = serde_json::from_value(whole).expect("metadata decodes");
+        assert_eq!(meta.metadata.name.as_deref(), Some("shop"));
+        assert_eq!(meta.metadata.finalizers, Some(vec!["tenantry.dev/cleanup".to_string()]));
+    }
+}
