@@ -4,6 +4,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY controller controller
+# The crate declares its integration tests there; cargo wants them present.
+COPY tests tests
 RUN cargo build --release --locked --bin tenantry
 
 # Runs as an unprivileged user with no shell: the binary is all it needs.
