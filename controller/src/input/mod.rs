@@ -133,17 +133,11 @@ fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-struct Loader {
-    loaded: Loaded,
-    errors: Vec<InputError>,
-    schemas: HashMap<String, (JSONSchemaProps, bool)>,
-    checker: schema::Checker,
-    seen: BTreeMap<(String, String, String), Origin>,
-}
-
-impl Loader {
-    fn new() -> Self {
-        let schemas = crdgen::all()
+/// Each tenantry kind's schema and whether it is namespaced, generated once per process.
+fn schemas() -> &'static HashMap<String, (JSONSchemaProps, bool)> {
+    static SCHEMAS: std::sync::OnceLock<HashMap<String, (JSONSchemaProps, bool)>> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        crdgen::all()
             .into_iter()
             .filter_map(|crd| {
                 let namespaced = crd.spec.scope == "Namespaced";
@@ -151,11 +145,24 @@ impl Loader {
                 let schema = crd.spec.versions.into_iter().next()?.schema?.open_api_v3_schema?;
                 Some((kind, (schema, namespaced)))
             })
-            .collect();
+            .collect()
+    })
+}
+
+struct Loader {
+    loaded: Loaded,
+    errors: Vec<InputError>,
+    schemas: &'static HashMap<String, (JSONSchemaProps, bool)>,
+    checker: schema::Checker,
+    seen: BTreeMap<(String, String, String), Origin>,
+}
+
+impl Loader {
+    fn new() -> Self {
         Loader {
             loaded: Loaded::default(),
             errors: Vec::new(),
-            schemas,
+            schemas: schemas(),
             checker: schema::Checker::default(),
             seen: BTreeMap::new(),
         }
@@ -212,7 +219,8 @@ impl Loader {
             self.loaded.skipped.push(Skipped { origin, what: format!("{api_version}/{kind}") });
             return;
         };
-        let Some((schema, namespaced)) = self.schemas.get(&kind).cloned() else {
+        let Some((schema, namespaced)) = self.schemas.get(&kind).map(|(schema, namespaced)| (schema, *namespaced))
+        else {
             self.error(&origin, None, Some("kind"), format!("'{kind}' is not a tenantry kind"));
             return;
         };
@@ -233,7 +241,7 @@ impl Loader {
             self.error(&origin, Some(&object), Some("metadata.namespace"), message);
             return;
         }
-        let violations = self.checker.check(&schema, &value, "");
+        let violations = self.checker.check(schema, &value, "");
         if !violations.is_empty() {
             for violation in violations {
                 self.error(&origin, Some(&object), Some(&violation.field), violation.message);

@@ -3,6 +3,12 @@
 
 /// Checks a schedule: a macro (`@daily`) or five fields (minute, hour, day of month, month,
 /// day of week), each a list of `*`, values, ranges and steps. Returns what is wrong.
+///
+/// ```
+/// use tenantry::planner::cron::validate;
+/// assert!(validate("*/15 6-18 * * MON-FRI").is_ok());
+/// assert_eq!(validate("0 24 * * *").unwrap_err(), "hour field '24': 24 is out of range 0-23");
+/// ```
 pub fn validate(expression: &str) -> Result<(), String> {
     let expression = expression.trim();
     if let Some(name) = expression.strip_prefix('@') {

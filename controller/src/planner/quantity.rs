@@ -23,6 +23,13 @@ pub struct Milli(pub i128);
 
 /// Parses a quantity as Kubernetes writes it: a signed decimal number followed by an optional
 /// binary suffix (Ki..Ei), decimal suffix (n, u, m, k, M, G, T, P, E) or exponent (`e3`).
+///
+/// ```
+/// use tenantry::planner::quantity::{parse, Milli};
+/// assert_eq!(parse("250m"), Ok(Milli(250)));
+/// assert_eq!(parse("1.5"), parse("1500m"));
+/// assert!(parse("1Gi").unwrap() > parse("1G").unwrap());
+/// ```
 pub fn parse(text: &str) -> Result<Milli, QuantityError> {
     let err = |why| QuantityError { text: text.to_string(), why };
     let trimmed = text.trim();
