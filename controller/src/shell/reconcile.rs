@@ -230,7 +230,7 @@ fn server_message(error: &kube::Error) -> String {
     }
 }
 
-/// Reports refused children on their owner: Ready False, reason ApplyFailed.
+/// Reports refused children on their owner: Ready False and Stalled, reason ApplyFailed.
 fn mark_refused(
     conditions: &mut Vec<Condition>,
     previous: Option<&[Condition]>,
@@ -242,8 +242,10 @@ fn mark_refused(
     for condition in conditions.iter() {
         updated.set(&condition.type_, condition.status, &condition.reason, condition.message.clone());
     }
+    // A refusal (invalid, forbidden, over quota) does not go away by retrying: a human has to act.
     let message = format!("the API server refused: {}", messages.join("; "));
-    updated.set("Ready", ConditionStatus::False, "ApplyFailed", message);
+    updated.set("Ready", ConditionStatus::False, "ApplyFailed", message.clone());
+    updated.set("Stalled", ConditionStatus::True, "ApplyFailed", message);
     *conditions = updated.finish();
 }
 

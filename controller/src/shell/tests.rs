@@ -208,6 +208,9 @@ async fn a_refused_child_is_reported_on_its_owner_and_holds_up_nothing_else() {
     assert_eq!(ready["status"], "False");
     assert_eq!(ready["reason"], "ApplyFailed");
     assert!(ready["message"].as_str().unwrap_or_default().contains("exceeded quota"), "{ready}");
+    let stalled =
+        status.body["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Stalled")).cloned();
+    assert_eq!(stalled.map(|c| c["reason"].clone()), Some(json!("ApplyFailed")), "a refusal needs a human: Stalled");
 }
 
 #[tokio::test]
