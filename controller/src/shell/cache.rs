@@ -5,7 +5,7 @@
 use super::apply::{api_resource, namespaced, Observed};
 use super::index::{ChildRef, FleetIndex};
 use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
-use crate::planner::{labels, Catalog, ChildKind};
+use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt};
 use kube::api::{DynamicObject, PartialObjectMeta};
@@ -13,7 +13,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::Notify;
@@ -84,6 +84,24 @@ impl Caches {
                 let store = self.children.get(&reference.kind)?;
                 let key = object_ref(&reference);
                 store.get(&key).map(|object| Observed::from_dynamic(reference.kind, &object))
+            })
+            .collect()
+    }
+
+    /// The tenants `policy` selects: those of its partner (found through the index) or of the
+    /// whole fleet, whose labels match its selector.
+    pub fn selected_by(&self, policy: &GovernancePolicy) -> BTreeSet<String> {
+        let candidates = match &policy.spec.partner_ref {
+            Some(partner) => self.index().tenants_with_partner_ref(partner),
+            None => self.index().tenant_names(),
+        };
+        let selector = policy.spec.tenant_selector.clone().unwrap_or_default();
+        candidates
+            .into_iter()
+            .filter(|name| {
+                self.tenants
+                    .get(&ObjectRef::new(name))
+                    .is_some_and(|tenant| planner::selector_matches(&selector, tenant.labels()).unwrap_or(false))
             })
             .collect()
     }
@@ -339,9 +357,22 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
         }));
     }
     {
-        let triggers = triggers.clone();
+        let (caches, triggers) = (caches.clone(), triggers.clone());
         let events = reflected::<GovernancePolicy>(client, config.clone(), policy_writer);
-        tasks.spawn(drain(events, "GovernancePolicy", move |_| triggers.fleet.notify_one()));
+        tasks.spawn(drain(events, "GovernancePolicy", move |event| {
+            match &event {
+                watcher::Event::Apply(policy) | watcher::Event::InitApply(policy) => {
+                    let selected = caches.selected_by(policy);
+                    let before = caches.index_mut().set_policy_tenants(&policy.name_any(), selected.clone());
+                    triggers.tenants(before.union(&selected).cloned().collect::<Vec<_>>());
+                }
+                watcher::Event::Delete(policy) => {
+                    triggers.tenants(caches.index_mut().remove_policy(&policy.name_any()))
+                }
+                watcher::Event::Init | watcher::Event::InitDone => {}
+            }
+            triggers.fleet.notify_one();
+        }));
     }
     {
         let triggers = triggers.clone();
@@ -450,5 +481,41 @@ mod metadata_tests {
         let meta: PartialObjectMeta<Tenant> = serde_json::from_value(whole).expect("metadata decodes");
         assert_eq!(meta.metadata.name.as_deref(), Some("shop"));
         assert_eq!(meta.metadata.finalizers, Some(vec!["tenantry.dev/cleanup".to_string()]));
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::Caches;
+    use crate::api::GovernancePolicy;
+    use crate::planner::fixtures;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn a_policy_selects_by_partner_and_labels() {
+        let mut world = fixtures::fleet();
+        world.tenants[0].metadata.labels = Some([("tenantry.dev/compliance".to_string(), "strict".to_string())].into());
+        world.tenants.push(fixtures::tenant("relaxed", "acme", "basic"));
+        world.tenants.push(fixtures::tenant("elsewhere", "other", "basic"));
+        let caches = Caches::from_snapshot(&world, Vec::new());
+        let policy = |partner: Option<&str>, strict: bool| -> GovernancePolicy {
+            let selector = if strict {
+                serde_json::json!({"matchLabels": {"tenantry.dev/compliance": "strict"}})
+            } else {
+                serde_json::json!({})
+            };
+            let mut spec = serde_json::json!({"tenantSelector": selector});
+            if let Some(partner) = partner {
+                spec["partnerRef"] = serde_json::json!(partner);
+            }
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "GovernancePolicy", "metadata": {"name": "p"}, "spec": spec
+            }))
+            .expect("policy")
+        };
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(caches.selected_by(&policy(None, false)), names(&["elsewhere", "relaxed", "shop"]));
+        assert_eq!(caches.selected_by(&policy(Some("acme"), false)), names(&["relaxed", "shop"]));
+        assert_eq!(caches.selected_by(&policy(Some("acme"), true)), names(&["shop"]));
     }
 }

@@ -62,6 +62,7 @@ pub struct FleetIndex {
     workflows_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
     child_tenant: HashMap<ChildRef, String>,
+    policy_tenants: HashMap<String, BTreeSet<String>>,
 }
 
 fn insert(map: &mut HashMap<String, BTreeSet<String>>, key: &str, value: &str) {
@@ -197,6 +198,26 @@ impl FleetIndex {
         tenants
     }
 
+    /// Tenants whose `partnerRef` is `partner`.
+    pub fn tenants_with_partner_ref(&self, partner: &str) -> BTreeSet<String> {
+        self.by_partner.get(partner).cloned().unwrap_or_default()
+    }
+
+    /// Every tenant name.
+    pub fn tenant_names(&self) -> BTreeSet<String> {
+        self.tenants.keys().cloned().collect()
+    }
+
+    /// Records the tenants a policy selects now; returns those it selected before.
+    pub fn set_policy_tenants(&mut self, policy: &str, tenants: BTreeSet<String>) -> BTreeSet<String> {
+        self.policy_tenants.insert(policy.to_string(), tenants).unwrap_or_default()
+    }
+
+    /// Forgets a policy; returns the tenants it selected.
+    pub fn remove_policy(&mut self, policy: &str) -> BTreeSet<String> {
+        self.policy_tenants.remove(policy).unwrap_or_default()
+    }
+
     /// Tenants on `tier`.
     pub fn tenants_of_tier(&self, tier: &str) -> BTreeSet<String> {
         self.by_tier.get(tier).cloned().unwrap_or_default()
@@ -261,6 +282,15 @@ mod tests {
         assert!(index.tenants_of_tier("basic").is_empty());
         index.remove_tenant("shop");
         assert_eq!(index.tenants_in_namespace("tenant-shop"), BTreeSet::new());
+    }
+
+    #[test]
+    fn a_policy_change_concerns_the_tenants_it_selected_before_and_after() {
+        let mut index = FleetIndex::default();
+        let before = BTreeSet::from(["a".to_string(), "b".to_string()]);
+        assert!(index.set_policy_tenants("strict", before.clone()).is_empty());
+        assert_eq!(index.set_policy_tenants("strict", BTreeSet::from(["c".to_string()])), before);
+        assert_eq!(index.remove_policy("strict"), BTreeSet::from(["c".to_string()]));
     }
 
     #[test]
