@@ -207,6 +207,8 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         let mut status = planned.clone();
         let owner = OwnerKey::Workflow { namespace: namespace.clone(), name: workflow_name.clone() };
         if let Some(messages) = refused.get(&owner) {
+            // The refused definition is not what runs: the deployed generation stays as it was.
+            status.deployed_generation = workflow.status.as_ref().and_then(|s| s.deployed_generation);
             mark_refused(
                 &mut status.conditions,
                 workflow.status.as_ref().map(|s| s.conditions.as_slice()),

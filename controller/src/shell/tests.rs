@@ -102,6 +102,8 @@ fn stored(plan: &planner::Plan) -> Vec<(ChildKind, DynamicObject)> {
 fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     let mut world = fixtures::fleet();
     world.tenants[0].metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+    world.tenants[0].metadata.generation = Some(1);
+    world.workflows[0].metadata.generation = Some(1);
     let earlier = planner::plan(&world, "2026-11-01T00:00:00Z".parse().expect("instant"));
     world.tenants[0].status = earlier.tenants.get("shop").cloned();
     for workflow in &mut world.workflows {
@@ -211,6 +213,7 @@ async fn a_refused_child_is_reported_on_its_owner_and_holds_up_nothing_else() {
     let stalled =
         status.body["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Stalled")).cloned();
     assert_eq!(stalled.map(|c| c["reason"].clone()), Some(json!("ApplyFailed")), "a refusal needs a human: Stalled");
+    assert_eq!(status.body["status"]["deployedGeneration"], json!(1), "generation 2 was refused: 1 still runs");
 }
 
 #[tokio::test]
