@@ -65,8 +65,6 @@ pub struct Loaded {
     pub world: World,
     /// Documents of other kinds, left out.
     pub skipped: Vec<Skipped>,
-    /// Number of files read.
-    pub files: usize,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +99,6 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Vec<InputError>> {
             }),
         }
     }
-    loader.loaded.files = files.len();
     loader.finish()
 }
 
@@ -109,7 +106,6 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Vec<InputError>> {
 pub fn load_text(file: &Path, text: &str) -> Result<Loaded, Vec<InputError>> {
     let mut loader = Loader::new();
     loader.add_text(file, text);
-    loader.loaded.files = 1;
     loader.finish()
 }
 
