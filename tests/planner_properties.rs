@@ -232,6 +232,21 @@ proptest! {
     }
 
     #[test]
+    fn fleet_statuses_agree_with_the_full_plan(world in world(), now in instant()) {
+        let full = planner::plan(&world, now);
+        let fleet = planner::fleet_statuses(&world, now);
+        prop_assert_eq!(&fleet.partners, &full.partners);
+        prop_assert_eq!(&fleet.tiers, &full.tiers);
+        prop_assert_eq!(&fleet.policies, &full.policies);
+        prop_assert_eq!(&fleet.approvals, &full.approvals);
+        prop_assert_eq!(&fleet.workflows, &full.workflows);
+        prop_assert!(fleet.tenants.is_empty());
+        // Only workflow children remain: the tenant controller plans tenants one at a time.
+        let only_workflow_children = fleet.children.iter().all(|c| matches!(c.owner, OwnerKey::Workflow { .. }));
+        prop_assert!(only_workflow_children, "tenant children were planned");
+    }
+
+    #[test]
     fn a_tenant_is_stalled_exactly_when_it_is_frozen(world in world(), now in instant()) {
         let plan = planner::plan(&world, now);
         for (name, status) in &plan.tenants {

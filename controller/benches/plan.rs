@@ -106,6 +106,19 @@ fn main() {
             fastest.as_secs_f64() * 1e3,
             children
         );
+        // What the live fleet-status loop plans: every partner, tier and tenant, and only the
+        // workflows that belong to no tenant (none here).
+        let fleet_world = World { workflows: Vec::new(), ..world.clone() };
+        let (median, fastest) = measure(if tenants >= 5_000 { 5 } else { 11 }, || {
+            children = planner::fleet_statuses(&fleet_world, now).children.len();
+        });
+        println!(
+            "{:<44} {:>10.2}ms {:>10.2}ms {:>10}",
+            format!("fleet-status pass ({tenants} tenants)"),
+            median.as_secs_f64() * 1e3,
+            fastest.as_secs_f64() * 1e3,
+            children
+        );
         // What one live reconcile plans: the tenant's slice, looked up in indexed caches.
         let caches = tenantry::shell::cache::Caches::from_snapshot(&world, Vec::new());
         let target = format!("tenant-{:05}", tenants / 2);

@@ -122,6 +122,25 @@ pub struct TenantPlan {
 
 /// Plans the whole fleet at instant `now`.
 pub fn plan(world: &World, now: Timestamp) -> Plan {
+    plan_parts(world, now, Scope::Everything)
+}
+
+/// Only the statuses that depend on the whole fleet: partners, tiers, policies, approvals and
+/// the workflows of `world` (the live operator passes those in namespaces of no tenant).
+/// Tenants are resolved for counts and namespace ownership but get neither children nor
+/// status: the tenant controller plans those one tenant at a time.
+pub fn fleet_statuses(world: &World, now: Timestamp) -> Plan {
+    plan_parts(world, now, Scope::FleetStatuses)
+}
+
+/// How much of the plan to build.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Everything,
+    FleetStatuses,
+}
+
+fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
     let now = format_time(now);
     let index = resolve::Index::new(world);
     let mut plan = Plan::default();
@@ -132,8 +151,10 @@ pub fn plan(world: &World, now: Timestamp) -> Plan {
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
     let workflow_outcomes = workflows::decide(&index, &tenants);
 
-    for tenant in tenants.values() {
-        tenant.plan_into(&workflow_outcomes, &now, &mut plan);
+    if scope == Scope::Everything {
+        for tenant in tenants.values() {
+            tenant.plan_into(&workflow_outcomes, &now, &mut plan);
+        }
     }
     for outcome in workflow_outcomes.values() {
         outcome.plan_into(&now, &mut plan);

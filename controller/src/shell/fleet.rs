@@ -66,7 +66,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         approvals: snapshot(&caches.approvals),
         billing_records: Vec::new(),
     };
-    let plan = planner::plan(&world, jiff::Timestamp::now());
+    let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
         if let Some(status) = plan.partners.get(&partner.name_any()) {
             sync_status(ctx, partner, partner.status.as_ref(), status).await?;
