@@ -1,12 +1,15 @@
 //! Property tests of the planner over arbitrary fleets: it never panics, the same input gives
 //! the same bytes whatever the order it is listed in, and no workflow or tenant loses its
-//! children unless it is frozen (bad input never deletes a workload). Also: the YAML loader
-//! answers any text, and any value in any field, with a result or an error, never a panic.
+//! children unless it is frozen (bad input never deletes a workload). The loader's properties
+//! are in `loader_properties.rs`, with the operator crate that holds the loader.
+
+// A panic in a property test is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
 use serde_json::json;
-use tenantry::api::{Partner, ServiceTier, Tenant, Workflow};
-use tenantry::planner::{self, OwnerKey, World};
+use tenantry_api::{Partner, ServiceTier, Tenant, Workflow};
+use tenantry_planner::{self as planner, OwnerKey, World};
 
 const PARTNERS: [&str; 2] = ["acme", "beta"];
 const TIERS: [&str; 3] = ["basic", "plus", "beta-basic"];
@@ -171,7 +174,12 @@ fn instant() -> impl Strategy<Value = jiff::Timestamp> {
 }
 
 fn bytes(plan: &planner::Plan) -> String {
-    let mut out = tenantry::render::yaml(plan).expect("renders");
+    // The manifests as `tenantry plan -o yaml` prints them, then every status.
+    let mut out = String::new();
+    for child in &plan.children {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&child.object).expect("renders"));
+    }
     out.push_str(&format!(
         "{:?}{:?}{:?}{:?}{:?}",
         plan.frozen, plan.partners, plan.tiers, plan.tenants, plan.workflows
@@ -252,63 +260,6 @@ proptest! {
         for (name, status) in &plan.tenants {
             let stalled = status.conditions.iter().any(|c| c.type_ == "Stalled" && c.reason != "TooManyConnectedSystems");
             prop_assert_eq!(stalled, plan.frozen.contains(&OwnerKey::Tenant { name: name.clone() }), "{}", name);
-        }
-    }
-}
-
-/// A valid workflow document with one field replaced by an arbitrary YAML scalar or structure.
-fn mutated_document() -> impl Strategy<Value = String> {
-    let fields = prop::sample::select(vec![
-        "spec.category",
-        "spec.template",
-        "spec.trigger",
-        "spec.trigger.schedule.cron",
-        "spec.runner",
-        "spec.runner.resources.cpu",
-        "spec.connectors",
-        "spec.steps",
-        "metadata.name",
-        "metadata",
-        "spec",
-    ]);
-    let values = prop_oneof![
-        Just("null".to_string()),
-        Just("[]".to_string()),
-        Just("{}".to_string()),
-        Just("-1".to_string()),
-        Just("1e400".to_string()),
-        Just("[{a: b}, 3, null]".to_string()),
-        "[a-zA-Z0-9 :,/*{}\\[\\]-]{0,24}",
-    ];
-    (fields, values).prop_map(|(field, value)| {
-        let mut document: serde_yaml::Value = serde_yaml::from_str(
-            "apiVersion: tenantry.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w, namespace: tenant-shop}\n\
-             spec: {category: orderToCash, template: order-validation, trigger: {schedule: {cron: '0 * * * *'}},\n\
-             runner: {image: r, resources: {cpu: 100m}}, connectors: [shop], steps: [{name: s, action: a}]}",
-        )
-        .expect("the base document is YAML");
-        let replacement: serde_yaml::Value = serde_yaml::from_str(&value).unwrap_or(serde_yaml::Value::String(value));
-        let mut target = &mut document;
-        let path: Vec<&str> = field.split('.').collect();
-        for key in &path[..path.len() - 1] {
-            target = &mut target[*key];
-        }
-        target[path[path.len() - 1]] = replacement;
-        serde_yaml::to_string(&document).unwrap_or_default()
-    })
-}
-
-proptest! {
-    #[test]
-    fn loading_any_text_never_panics(text in "[a-zA-Z0-9 :\\-\\n{}\\[\\],'\"#&*!|>%@`]{0,200}") {
-        let _ = tenantry::input::load_text(std::path::Path::new("arbitrary.yaml"), &text);
-    }
-
-    #[test]
-    fn any_value_in_any_field_is_loaded_or_refused_then_planned(document in mutated_document(), now in instant()) {
-        if let Ok(loaded) = tenantry::input::load_text(std::path::Path::new("mutated.yaml"), &document) {
-            let plan = planner::plan(&loaded.world, now);
-            prop_assert_eq!(plan.workflows.len(), loaded.world.workflows.len());
         }
     }
 }

@@ -1,34 +1,7 @@
-//! Generates the CustomResourceDefinitions of every tenantry kind, as the API server must
-//! receive them: structural, with no nulls allowed where a field is simply optional, and
-//! with the rules the derive cannot express (immutability of a closed bill).
+//! The CRDs as `tenantry crds` prints them and as `crds/` holds them: the definitions come
+//! from [`tenantry_api::crdgen`], this module writes them as YAML.
 
-use crate::api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps, ValidationRule,
-};
-use kube::CustomResourceExt;
-
-/// Every tenantry CRD, in a stable order.
-pub fn all() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![
-        Partner::crd(),
-        ServiceTier::crd(),
-        Tenant::crd(),
-        Workflow::crd(),
-        GovernancePolicy::crd(),
-        Approval::crd(),
-        BillingRecord::crd(),
-    ];
-    for crd in &mut crds {
-        for version in &mut crd.spec.versions {
-            if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
-                forbid_nulls(schema);
-            }
-        }
-    }
-    freeze_closed_bills(&mut crds[6]);
-    crds
-}
+pub use tenantry_api::crdgen::all;
 
 /// All CRDs as one multi-document YAML stream, as `tenantry crds` prints them.
 pub fn to_yaml() -> Result<String, serde_yaml::Error> {
@@ -49,45 +22,4 @@ pub fn files() -> Result<Vec<(String, String)>, serde_yaml::Error> {
             Ok((format!("{name}.yaml"), serde_yaml::to_string(&crd)?))
         })
         .collect()
-}
-
-/// Drops `nullable: true`, which the derive adds for every `Option`: an omitted optional
-/// field is the only way to leave it unset, and the API server then prunes explicit nulls
-/// instead of storing them.
-fn forbid_nulls(schema: &mut JSONSchemaProps) {
-    schema.nullable = None;
-    if let Some(properties) = schema.properties.as_mut() {
-        properties.values_mut().for_each(forbid_nulls);
-    }
-    if let Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray::Schema(
-        items,
-    )) = schema.items.as_mut()
-    {
-        forbid_nulls(items);
-    }
-    if let Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrBool::Schema(
-        extra,
-    )) = schema.additional_properties.as_mut()
-    {
-        forbid_nulls(extra);
-    }
-    for group in [&mut schema.all_of, &mut schema.any_of, &mut schema.one_of].into_iter().flatten() {
-        group.iter_mut().for_each(forbid_nulls);
-    }
-}
-
-/// A closed BillingRecord is never rewritten: once its status says Closed, neither spec nor
-/// status may change. Kubernetes enforces this from 1.25 (CEL validation rules); on 1.24 the
-/// API server ignores the rule and the operator's own guard is what holds.
-fn freeze_closed_bills(crd: &mut CustomResourceDefinition) {
-    for version in &mut crd.spec.versions {
-        if let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
-            root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
-                rule: "!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase != 'Closed' || (self.spec == oldSelf.spec && has(self.status) && self.status == oldSelf.status)".to_string(),
-                message: Some("a Closed BillingRecord is frozen: neither spec nor status may change".to_string()),
-                reason: Some("FieldValueForbidden".to_string()),
-                ..ValidationRule::default()
-            });
-        }
-    }
 }

@@ -1,9 +1,12 @@
 //! tenantry: a Kubernetes operator that turns partners, service tiers, tenants, workflows,
 //! governance policies and approvals into running workloads and billing records.
 //!
-//! The [`planner`] is pure: declared objects and a clock in, desired children and statuses
-//! out. The command line feeds it from a directory of YAML ([`input`]); the live controller
-//! ([`shell`]) feeds it from its caches.
+//! This crate is the operator: the `tenantry` binary, the YAML loader ([`input`]), what
+//! `tenantry plan` prints ([`render`]) and the live controller ([`shell`]). It is built on two
+//! crates it re-exports under their old paths: [`api`] (`tenantry-api`, the types and CRDs)
+//! and [`planner`] (`tenantry-planner`, pure: declared objects and a clock in, desired
+//! children and statuses out). The command line feeds the planner from a directory of YAML;
+//! the live controller feeds it from its caches.
 //!
 //! ```
 //! use std::path::Path;
@@ -43,9 +46,12 @@
 //! assert!(plan.frozen.contains(&tenantry::planner::OwnerKey::Tenant { name: "shop".into() }));
 //! ```
 
-pub mod api;
+#![forbid(unsafe_code)]
+
+pub use tenantry_api as api;
+pub use tenantry_planner as planner;
+
 pub mod crdgen;
 pub mod input;
-pub mod planner;
 pub mod render;
 pub mod shell;

@@ -1,7 +1,7 @@
 //! The workflow templates the runner knows, per category. A template outside its category
 //! is refused with a condition; `custom-` templates are the partner's own and pass anywhere.
 
-use crate::api::WorkflowCategory;
+use tenantry_api::WorkflowCategory;
 
 /// Templates the runner ships for a category.
 pub fn known(category: WorkflowCategory) -> &'static [&'static str] {

@@ -1,6 +1,13 @@
 //! The pure planner: declared objects, the history their statuses carry, and a clock in;
 //! desired children, statuses and conditions out. No I/O and no clock of its own, so the
 //! offline `tenantry plan` and the live controller reach the same answer from the same input.
+//!
+//! This crate depends on the API types, k8s-openapi, kube-core, jiff and serde only: no
+//! tokio, no kube client, no clock (`.ci/run` checks its dependency tree).
+
+#![forbid(unsafe_code)]
+// Tests may unwrap: a panic there is a failed test.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod build_tenant;
 mod build_workflow;
@@ -20,13 +27,13 @@ pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
 
-use crate::api::{
+use jiff::Timestamp;
+use kube_core::ResourceExt;
+use std::collections::{BTreeMap, BTreeSet};
+use tenantry_api::{
     Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
     ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
 };
-use jiff::Timestamp;
-use kube::ResourceExt;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything the planner reads: the declared objects, with whatever status they carry.
 ///
@@ -178,7 +185,7 @@ fn age_key<K: ResourceExt>(object: &K) -> (Timestamp, String) {
     (created, object.name_any())
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 #[cfg(test)]
 mod tests;

@@ -2,15 +2,15 @@
 //! then breaking one thing.
 
 use super::World;
-use crate::api::common::{ResourceAmounts, SecretReference};
-use crate::api::partner::Branding;
-use crate::api::tenant::{ConnectedSystem, SystemType};
-use crate::api::tier::{NamespaceQuota, TierLimits, TierPricing};
-use crate::api::workflow::{ContinuousTrigger, Runner, ScheduleTrigger, Trigger};
-use crate::api::{
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use tenantry_api::common::{ResourceAmounts, SecretReference};
+use tenantry_api::partner::Branding;
+use tenantry_api::tenant::{ConnectedSystem, SystemType};
+use tenantry_api::tier::{NamespaceQuota, TierLimits, TierPricing};
+use tenantry_api::workflow::{ContinuousTrigger, Runner, ScheduleTrigger, Trigger};
+use tenantry_api::{
     Partner, PartnerSpec, ServiceTier, ServiceTierSpec, Tenant, TenantSpec, Workflow, WorkflowCategory, WorkflowSpec,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// A partner with the given name.
 pub fn partner(name: &str) -> Partner {

@@ -5,7 +5,7 @@
 /// day of week), each a list of `*`, values, ranges and steps. Returns what is wrong.
 ///
 /// ```
-/// use tenantry::planner::cron::validate;
+/// use tenantry_planner::cron::validate;
 /// assert!(validate("*/15 6-18 * * MON-FRI").is_ok());
 /// assert_eq!(validate("0 24 * * *").unwrap_err(), "hour field '24': 24 is out of range 0-23");
 /// ```

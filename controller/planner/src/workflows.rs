@@ -5,12 +5,12 @@
 use super::conditions::{Conditions, Verdict};
 use super::resolve::{Amount, ContainerLimits, Index, Resolved, TenantPlan};
 use super::{age_key, build_workflow, cron, labels, quantity, templates, OwnerKey, Plan};
-use crate::api::common::ResourceAmounts;
-use crate::api::workflow::Trigger;
-use crate::api::{ConditionStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::common::ResourceAmounts;
+use tenantry_api::workflow::Trigger;
+use tenantry_api::{ConditionStatus, Workflow, WorkflowPhase, WorkflowStatus};
 
 /// Longest CronJob name Kubernetes accepts (it appends 11 characters to name its Jobs).
 const MAX_CRONJOB_NAME: usize = 52;

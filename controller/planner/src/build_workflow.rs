@@ -6,8 +6,6 @@ use super::child::{Child, ChildObject, OwnerKey};
 use super::labels;
 use super::resolve::{Resolved, TenantPlan};
 use super::workflows::Resources;
-use crate::api::workflow::{AiSettings, ExceptionHandling, Step, Trigger};
-use crate::api::{Workflow, WorkflowCategory};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -16,9 +14,11 @@ use k8s_openapi::api::core::v1::{
     VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use tenantry_api::workflow::{AiSettings, ExceptionHandling, Step, Trigger};
+use tenantry_api::{Workflow, WorkflowCategory};
 
 /// Where the rendered definition is mounted in the runner.
 pub const DEFINITION_DIR: &str = "/etc/tenantry";
@@ -58,7 +58,7 @@ struct RenderedDefinition<'a> {
 struct RenderedConnector<'a> {
     name: &'a str,
     #[serde(rename = "type")]
-    type_: crate::api::tenant::SystemType,
+    type_: tenantry_api::tenant::SystemType,
     vendor: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     credentials_path: Option<String>,

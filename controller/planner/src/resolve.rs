@@ -5,11 +5,11 @@
 use super::conditions::{Conditions, Verdict};
 use super::quantity::{self, Milli};
 use super::{age_key, labels, Plan, World};
-use crate::api::tenant::TierHistoryEntry;
-use crate::api::{Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant, Workflow};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::tenant::TierHistoryEntry;
+use tenantry_api::{Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant, Workflow};
 
 /// Namespaces tenantry never takes over, whatever a tenant declares.
 const RESERVED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];

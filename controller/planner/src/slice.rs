@@ -5,8 +5,8 @@
 //! their partners and tiers (and those tiers' partners), and the workflows in it.
 
 use super::World;
-use crate::api::{Partner, ServiceTier, Tenant, Workflow};
-use kube::ResourceExt;
+use kube_core::ResourceExt;
+use tenantry_api::{Partner, ServiceTier, Tenant, Workflow};
 
 /// Where the declared objects come from: the offline world scans its lists, the live
 /// controller looks them up in its indexed caches.

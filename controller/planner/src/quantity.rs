@@ -25,7 +25,7 @@ pub struct Milli(pub i128);
 /// binary suffix (Ki..Ei), decimal suffix (n, u, m, k, M, G, T, P, E) or exponent (`e3`).
 ///
 /// ```
-/// use tenantry::planner::quantity::{parse, Milli};
+/// use tenantry_planner::quantity::{parse, Milli};
 /// assert_eq!(parse("250m"), Ok(Milli(250)));
 /// assert_eq!(parse("1.5"), parse("1500m"));
 /// assert!(parse("1Gi").unwrap() > parse("1G").unwrap());

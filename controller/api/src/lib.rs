@@ -1,13 +1,17 @@
 //! The tenantry API (`tenantry.dev/v1alpha1`): the seven kinds users declare and the operator
-//! writes back, as Rust types from which the CRDs are generated.
+//! writes back, as Rust types from which the CRDs are generated ([`crdgen`]).
+//!
+//! This crate depends on kube's derive and kube-core only: no client, no runtime, no I/O.
 
 // kube's `printcolumn(...)` repeats `type_ = ...` across columns, which clippy mistakes for
 // duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
+#![forbid(unsafe_code)]
 
 pub mod approval;
 pub mod billing;
 pub mod common;
+pub mod crdgen;
 pub mod governance;
 pub mod partner;
 pub mod tenant;

@@ -6,10 +6,10 @@ use super::conditions::{Conditions, Verdict};
 use super::resolve::Index;
 use super::Plan;
 use super::World;
-use crate::api::{ApprovalStatus, GovernancePolicyStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
-use kube::ResourceExt;
+use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::{ApprovalStatus, GovernancePolicyStatus};
 
 /// Whether `labels` satisfy `selector`, as the API server evaluates label selectors. An
 /// operator outside In, NotIn, Exists and DoesNotExist is an error naming it.

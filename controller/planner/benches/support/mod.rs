@@ -1,15 +1,17 @@
-//! Planner benchmarks: prints how long planning takes for fleets of several sizes, for the
-//! whole fleet (`tenantry plan`) and for one tenant's slice (one live reconcile), and for
-//! loading and planning the bundled example. Run with `cargo bench --bench plan`.
-//! Figures only: nothing here passes or fails on time.
+//! What the benchmarks share: a generated fleet of any size and a timer. Used by the
+//! planner's `plan` bench and, through `#[path]`, by the operator's `live` bench.
+
+#![allow(dead_code, clippy::expect_used)]
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use tenantry::planner::{self, World};
+use tenantry_planner::World;
 
-const WORKFLOWS_PER_TENANT: usize = 5;
+/// Workflows each generated tenant has.
+pub const WORKFLOWS_PER_TENANT: usize = 5;
 
-fn fleet(tenants: usize) -> World {
+/// A valid fleet of `tenants` tenants over two partners and six tiers.
+pub fn fleet(tenants: usize) -> World {
     let partners = ["northbridge", "loop"];
     let mut world = World::default();
     for partner in partners {
@@ -77,7 +79,7 @@ fn fleet(tenants: usize) -> World {
 }
 
 /// Runs `work` `runs` times and returns the median and the fastest duration.
-fn measure(runs: usize, mut work: impl FnMut()) -> (Duration, Duration) {
+pub fn measure(runs: usize, mut work: impl FnMut()) -> (Duration, Duration) {
     work();
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
@@ -88,62 +90,4 @@ fn measure(runs: usize, mut work: impl FnMut()) -> (Duration, Duration) {
         .collect();
     times.sort();
     (times[times.len() / 2], times[0])
-}
-
-fn main() {
-    let now: jiff::Timestamp = "2026-11-15T09:00:00Z".parse().expect("instant");
-    println!("{:<44} {:>12} {:>12} {:>10}", "benchmark", "median", "fastest", "children");
-    for tenants in [100, 1_000, 5_000] {
-        let world = fleet(tenants);
-        let mut children = 0;
-        let (median, fastest) = measure(if tenants >= 5_000 { 5 } else { 11 }, || {
-            children = planner::plan(&world, now).children.len();
-        });
-        println!(
-            "{:<44} {:>10.2}ms {:>10.2}ms {:>10}",
-            format!("plan fleet: {tenants} tenants, {} workflows", tenants * WORKFLOWS_PER_TENANT),
-            median.as_secs_f64() * 1e3,
-            fastest.as_secs_f64() * 1e3,
-            children
-        );
-        // What the live fleet-status loop plans: every partner, tier and tenant, and only the
-        // workflows that belong to no tenant (none here).
-        let fleet_world = World { workflows: Vec::new(), ..world.clone() };
-        let (median, fastest) = measure(if tenants >= 5_000 { 5 } else { 11 }, || {
-            children = planner::fleet_statuses(&fleet_world, now).children.len();
-        });
-        println!(
-            "{:<44} {:>10.2}ms {:>10.2}ms {:>10}",
-            format!("fleet-status pass ({tenants} tenants)"),
-            median.as_secs_f64() * 1e3,
-            fastest.as_secs_f64() * 1e3,
-            children
-        );
-        // What one live reconcile plans: the tenant's slice, looked up in indexed caches.
-        let caches = tenantry::shell::cache::Caches::from_snapshot(&world, Vec::new());
-        let target = format!("tenant-{:05}", tenants / 2);
-        let (median, fastest) = measure(101, || {
-            let slice = planner::tenant_slice(&caches, &target).expect("tenant");
-            children = planner::plan(&slice, now).for_tenant(&target).children.len();
-        });
-        println!(
-            "{:<44} {:>10.3}ms {:>10.3}ms {:>10}",
-            format!("plan one tenant from caches (of {tenants})"),
-            median.as_secs_f64() * 1e3,
-            fastest.as_secs_f64() * 1e3,
-            children
-        );
-    }
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
-    let (median, fastest) = measure(21, || {
-        let loaded = tenantry::input::load_dir(&example).expect("the example loads");
-        let plan = planner::plan(&loaded.world, now);
-        tenantry::render::yaml(&plan).expect("renders");
-    });
-    println!(
-        "{:<44} {:>10.2}ms {:>10.2}ms",
-        "load + plan + render examples/gitops",
-        median.as_secs_f64() * 1e3,
-        fastest.as_secs_f64() * 1e3
-    );
 }

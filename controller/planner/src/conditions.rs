@@ -1,7 +1,7 @@
 //! Builds status conditions in the standard shape, keeping `lastTransitionTime` from the
 //! previous status when a condition's status has not flipped.
 
-use crate::api::{Condition, ConditionStatus};
+use tenantry_api::{Condition, ConditionStatus};
 
 /// The conditions of one object, computed against its previous ones.
 pub struct Conditions<'a> {

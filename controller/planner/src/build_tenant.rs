@@ -6,8 +6,6 @@ use super::conditions::{Conditions, Verdict};
 use super::resolve::{Resolved, TenantPlan};
 use super::workflows::Outcome;
 use super::{labels, NamespacedName, Plan};
-use crate::api::tenant::WorkflowCounts;
-use crate::api::{TenantStatus, WorkflowPhase};
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, ServiceAccount,
 };
@@ -18,8 +16,10 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::{Resource, ResourceExt};
+use kube_core::{Resource, ResourceExt};
 use std::collections::BTreeMap;
+use tenantry_api::tenant::WorkflowCounts;
+use tenantry_api::{TenantStatus, WorkflowPhase};
 
 /// Name of the runner ServiceAccount in every tenant namespace.
 pub const RUNNER_SERVICE_ACCOUNT: &str = "tenantry-runner";

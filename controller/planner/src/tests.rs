@@ -3,9 +3,9 @@
 
 use super::fixtures::*;
 use super::*;
-use crate::api::workflow::Trigger;
-use crate::api::{Condition, ConditionStatus, WorkflowCategory, WorkflowPhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tenantry_api::workflow::Trigger;
+use tenantry_api::{Condition, ConditionStatus, WorkflowCategory, WorkflowPhase};
 
 /// A change that breaks one thing in a valid object.
 type Breakage<T> = Box<dyn Fn(&mut T)>;
@@ -230,7 +230,7 @@ fn workflow_spec_errors_block_it_and_leave_its_workload_alone() {
             "MissingConnector",
             Box::new(|w: &mut Workflow| {
                 w.spec.trigger = Trigger {
-                    event: Some(crate::api::workflow::EventTrigger { source: "erp/orders".into(), replicas: 1 }),
+                    event: Some(tenantry_api::workflow::EventTrigger { source: "erp/orders".into(), replicas: 1 }),
                     ..Trigger::default()
                 }
             }),
@@ -244,7 +244,7 @@ fn workflow_spec_errors_block_it_and_leave_its_workload_alone() {
         (
             "InvalidResources",
             Box::new(|w: &mut Workflow| {
-                w.spec.runner.resources = Some(crate::api::ResourceAmounts {
+                w.spec.runner.resources = Some(tenantry_api::ResourceAmounts {
                     cpu: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("fast".into())),
                     memory: None,
                 })
@@ -352,7 +352,7 @@ fn beyond_the_workflow_limit_the_oldest_keep_running() {
 fn resources_are_defaulted_and_capped_by_the_tier() {
     let mut world = fleet();
     world.workflows.push(workflow("greedy", "tenant-shop"));
-    world.workflows[1].spec.runner.resources = Some(crate::api::ResourceAmounts {
+    world.workflows[1].spec.runner.resources = Some(tenantry_api::ResourceAmounts {
         cpu: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("8".into())),
         memory: Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity("256Mi".into())),
     });
@@ -470,8 +470,8 @@ fn the_same_input_in_any_order_gives_the_same_plan() {
 
 #[test]
 fn policies_count_the_tenants_they_select() {
-    use crate::api::{GovernancePolicy, GovernancePolicySpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+    use tenantry_api::{GovernancePolicy, GovernancePolicySpec};
     let mut world = fleet();
     world.tenants[0].metadata.labels = Some([("tier-class".to_string(), "strict".to_string())].into());
     world.tenants.push(tenant("other", "acme", "basic"));
@@ -514,7 +514,7 @@ fn policies_count_the_tenants_they_select() {
 
 #[test]
 fn approvals_name_a_workflow_generation_that_exists() {
-    use crate::api::{Approval, ApprovalSpec};
+    use tenantry_api::{Approval, ApprovalSpec};
     let mut world = fleet();
     world.workflows[0].metadata.generation = Some(2);
     let approval = |name: &str, workflow: &str, generation: i64| {
