@@ -2,10 +2,9 @@
 //! workflow generation they approve exists). Enforcement of approvals, freezes, regions and
 //! registries builds on these.
 
-use super::conditions::{Conditions, Verdict};
-use super::resolve::Index;
-use super::Plan;
-use super::World;
+use crate::conditions::{Conditions, Verdict};
+use crate::model::Index;
+use crate::world::{Plan, World};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
