@@ -1,6 +1,7 @@
 //! Turns a plan into what `tenantry plan` prints: a table per tenant for people, or the
 //! manifests as YAML or JSON for `kubectl apply -f -`.
 
+use crate::api::conditions::{reason, READY};
 use crate::api::{Condition, ConditionStatus, Tenant};
 use crate::planner::{Plan, World};
 use kube::ResourceExt;
@@ -26,7 +27,7 @@ pub fn json(plan: &Plan) -> Result<String, serde_json::Error> {
 }
 
 fn ready(conditions: &[Condition]) -> (&'static str, String, String) {
-    match conditions.iter().find(|c| c.type_ == "Ready") {
+    match conditions.iter().find(|c| c.type_ == READY) {
         Some(c) => (
             match c.status {
                 ConditionStatus::True => "True",
@@ -108,7 +109,7 @@ fn workflow_rows(out: &mut String, problems: &mut Vec<String>, world: &World, pl
 fn fleet_problems(plan: &Plan) -> Vec<String> {
     let mut problems = Vec::new();
     for ((namespace, workflow), status) in &plan.workflows {
-        if status.reason.as_deref() == Some("NoTenant") {
+        if status.reason.as_deref() == Some(reason::NO_TENANT) {
             let (_, _, message) = ready(&status.conditions);
             problems.push(format!("Workflow/{namespace}/{workflow}: {message}"));
         }

@@ -11,6 +11,7 @@
 pub mod approval;
 pub mod billing;
 pub mod common;
+pub mod conditions;
 pub mod crdgen;
 pub mod governance;
 pub mod partner;

@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::conditions::reason;
 use tenantry_api::tenant::WorkflowCounts;
 use tenantry_api::{TenantStatus, WorkflowPhase};
 
@@ -101,11 +102,11 @@ impl TenantResolution<'_> {
         match &resolved.warning {
             Some(warning) => warning.clone(),
             None if self.tenant.spec.suspended => Verdict::ready(
-                "Suspended",
+                reason::SUSPENDED,
                 format!("tenant is suspended: {} workflows scaled to zero", counts.suspended),
             ),
             None => Verdict::ready(
-                "Provisioned",
+                reason::PROVISIONED,
                 format!(
                     "namespace {} on tier {}: {} running, {} held, {} suspended, {} blocked",
                     self.namespace,

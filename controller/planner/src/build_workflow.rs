@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use tenantry_api::conditions::{reason, RESOURCES_CAPPED};
 use tenantry_api::tenant::ConnectedSystem;
 use tenantry_api::workflow::{AiSettings, ExceptionHandling, ScheduleTrigger, Step, Trigger};
 use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
@@ -91,7 +92,7 @@ impl WorkflowDecision<'_, '_> {
                 plan.children.extend(children(self.workflow, tenant, resolved, resources, running));
                 deployed_generation = self.workflow.metadata.generation;
                 if let Some(capped) = (!resources.capped.is_empty()).then(|| resources.capped.join("; ")) {
-                    conditions.set("ResourcesCapped", ConditionStatus::True, "AboveTierMaximum", capped);
+                    conditions.set(RESOURCES_CAPPED, ConditionStatus::True, reason::ABOVE_TIER_MAXIMUM, capped);
                 }
             }
             _ => {

@@ -1,6 +1,7 @@
 //! Builds status conditions in the standard shape, keeping `lastTransitionTime` from the
 //! previous status when a condition's status has not flipped.
 
+use tenantry_api::conditions::{READY, STALLED};
 use tenantry_api::{Condition, ConditionStatus};
 
 /// The conditions of one object, computed against its previous ones.
@@ -40,12 +41,12 @@ impl<'a> Conditions<'a> {
     pub fn readiness(&mut self, verdict: &Verdict) {
         match verdict {
             Verdict::Ready { reason, message } => {
-                self.set("Ready", ConditionStatus::True, reason, message.clone());
+                self.set(READY, ConditionStatus::True, reason, message.clone());
             }
             Verdict::NotReady { reason, message, stalled } => {
-                self.set("Ready", ConditionStatus::False, reason, message.clone());
+                self.set(READY, ConditionStatus::False, reason, message.clone());
                 if *stalled {
-                    self.set("Stalled", ConditionStatus::True, reason, message.clone());
+                    self.set(STALLED, ConditionStatus::True, reason, message.clone());
                 }
             }
         }

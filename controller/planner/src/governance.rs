@@ -8,6 +8,7 @@ use crate::world::{Plan, World};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::conditions::reason;
 use tenantry_api::{ApprovalStatus, GovernancePolicyStatus};
 
 /// Whether `labels` satisfy `selector`, as the API server evaluates label selectors. An
@@ -62,11 +63,12 @@ fn policies(world: &World, index: &Index, now: &str, plan: &mut Plan) {
             }
         }
         let verdict = match (error, &policy.spec.partner_ref) {
-            (Some(why), _) => Verdict::stalled("InvalidSelector", format!("spec.tenantSelector: {why}")),
-            (None, Some(partner)) if !index.partners.contains_key(partner) => {
-                Verdict::stalled("UnknownPartner", format!("spec.partnerRef: partner '{partner}' does not exist"))
-            }
-            (None, _) => Verdict::ready("Selected", format!("selects {matched} tenants")),
+            (Some(why), _) => Verdict::stalled(reason::INVALID_SELECTOR, format!("spec.tenantSelector: {why}")),
+            (None, Some(partner)) if !index.partners.contains_key(partner) => Verdict::stalled(
+                reason::UNKNOWN_PARTNER,
+                format!("spec.partnerRef: partner '{partner}' does not exist"),
+            ),
+            (None, _) => Verdict::ready(reason::SELECTED, format!("selects {matched} tenants")),
         };
         conditions.readiness(&verdict);
         plan.policies.insert(
@@ -89,12 +91,12 @@ fn approvals(world: &World, index: &Index, now: &str, plan: &mut Plan) {
         let workflow = index.workflows.get(&(namespace.clone(), approval.spec.workflow.clone()));
         let verdict = match workflow {
             None => Verdict::stalled(
-                "UnknownWorkflow",
+                reason::UNKNOWN_WORKFLOW,
                 format!("spec.workflow: no workflow '{}' in namespace '{namespace}'", approval.spec.workflow),
             ),
             Some(workflow) if workflow.metadata.generation.is_some_and(|g| g < approval.spec.generation) => {
                 Verdict::stalled(
-                    "FutureGeneration",
+                    reason::FUTURE_GENERATION,
                     format!(
                         "spec.generation {} is newer than workflow '{}' (generation {})",
                         approval.spec.generation,
@@ -103,7 +105,7 @@ fn approvals(world: &World, index: &Index, now: &str, plan: &mut Plan) {
                     ),
                 )
             }
-            Some(_) => Verdict::ready("Recorded", format!("approves generation {}", approval.spec.generation)),
+            Some(_) => Verdict::ready(reason::RECORDED, format!("approves generation {}", approval.spec.generation)),
         };
         conditions.readiness(&verdict);
         plan.approvals.insert(

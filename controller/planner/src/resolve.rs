@@ -9,14 +9,16 @@ use crate::quantity;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
+use tenantry_api::conditions::reason;
 use tenantry_api::{ServiceTier, Tenant};
 
 /// Namespaces tenantry never takes over, whatever a tenant declares.
 const RESERVED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 fn amount(value: Option<&Quantity>, field: &str) -> Result<Amount, Verdict> {
-    let quantity = value.ok_or_else(|| Verdict::stalled("InvalidLimits", format!("{field} is required")))?;
-    let milli = quantity::parse(&quantity.0).map_err(|e| Verdict::stalled("InvalidLimits", format!("{field}: {e}")))?;
+    let quantity = value.ok_or_else(|| Verdict::stalled(reason::INVALID_LIMITS, format!("{field} is required")))?;
+    let milli =
+        quantity::parse(&quantity.0).map_err(|e| Verdict::stalled(reason::INVALID_LIMITS, format!("{field}: {e}")))?;
     Ok(Amount { quantity: quantity.clone(), milli })
 }
 
@@ -24,7 +26,7 @@ fn check_tier(index: &Index, tier: &ServiceTier) -> Result<ContainerLimits, Verd
     let spec = &tier.spec;
     if !index.partners.contains_key(&spec.partner_ref) {
         return Err(Verdict::stalled(
-            "UnknownPartner",
+            reason::UNKNOWN_PARTNER,
             format!("spec.partnerRef: partner '{}' does not exist", spec.partner_ref),
         ));
     }
@@ -42,7 +44,7 @@ fn check_tier(index: &Index, tier: &ServiceTier) -> Result<ContainerLimits, Verd
     {
         if default.milli > max.milli {
             return Err(Verdict::stalled(
-                "InvalidLimits",
+                reason::INVALID_LIMITS,
                 format!(
                     "spec.limits.defaultContainer.{what} ({}) is above spec.limits.maxContainer.{what} ({})",
                     default.quantity.0, max.quantity.0
@@ -51,7 +53,10 @@ fn check_tier(index: &Index, tier: &ServiceTier) -> Result<ContainerLimits, Verd
         }
     }
     if !labels::is_valid_value(&tier.name_any()) {
-        return Err(Verdict::stalled("InvalidName", "tier names must be valid label values (at most 63 characters)"));
+        return Err(Verdict::stalled(
+            reason::INVALID_NAME,
+            "tier names must be valid label values (at most 63 characters)",
+        ));
     }
     Ok(parsed)
 }
@@ -61,7 +66,7 @@ pub fn tiers(index: &Index) -> BTreeMap<String, TierCheck> {
     let mut checks = BTreeMap::new();
     for (name, tier) in &index.tiers {
         let check = match check_tier(index, tier) {
-            Ok(limits) => TierCheck { verdict: Verdict::ready("Valid", "tier is valid"), limits: Some(limits) },
+            Ok(limits) => TierCheck { verdict: Verdict::ready(reason::VALID, "tier is valid"), limits: Some(limits) },
             Err(verdict) => TierCheck { verdict, limits: None },
         };
         checks.insert(name.clone(), check);
@@ -72,9 +77,9 @@ pub fn tiers(index: &Index) -> BTreeMap<String, TierCheck> {
 /// Whether a partner with `tenants` tenants is usable: its name must fit in a label.
 pub fn partner(name: &str, tenants: usize) -> Verdict {
     if labels::is_valid_value(name) {
-        Verdict::ready("Valid", format!("{tenants} tenants"))
+        Verdict::ready(reason::VALID, format!("{tenants} tenants"))
     } else {
-        Verdict::stalled("InvalidName", "partner names must be valid label values (at most 63 characters)")
+        Verdict::stalled(reason::INVALID_NAME, "partner names must be valid label values (at most 63 characters)")
     }
 }
 
@@ -88,7 +93,7 @@ fn resolve_tenant<'a>(
     let spec = &tenant.spec;
     if !labels::is_valid_value(name) {
         return Err(Verdict::stalled(
-            "InvalidName",
+            reason::INVALID_NAME,
             format!(
                 "tenant name '{name}' must be a valid label value (at most 63 characters, alphanumeric at both ends)"
             ),
@@ -96,25 +101,28 @@ fn resolve_tenant<'a>(
     }
     if !labels::is_dns_label(namespace) {
         return Err(Verdict::stalled(
-            "InvalidNamespace",
+            reason::INVALID_NAMESPACE,
             format!("namespace '{namespace}' is not a DNS label (at most 63 lowercase letters, digits and '-'); set spec.namespace"),
         ));
     }
     if RESERVED_NAMESPACES.contains(&namespace) || namespace.starts_with("kube-") {
         return Err(Verdict::stalled(
-            "ReservedNamespace",
+            reason::RESERVED_NAMESPACE,
             format!("spec.namespace: '{namespace}' is reserved for the cluster and is never given to a tenant"),
         ));
     }
     let partner = index.partners.get(&spec.partner_ref).copied().ok_or_else(|| {
-        Verdict::stalled("UnknownPartner", format!("spec.partnerRef: partner '{}' does not exist", spec.partner_ref))
+        Verdict::stalled(
+            reason::UNKNOWN_PARTNER,
+            format!("spec.partnerRef: partner '{}' does not exist", spec.partner_ref),
+        )
     })?;
     let tier = index.tiers.get(&spec.tier_ref).copied().ok_or_else(|| {
-        Verdict::stalled("UnknownTier", format!("spec.tierRef: service tier '{}' does not exist", spec.tier_ref))
+        Verdict::stalled(reason::UNKNOWN_TIER, format!("spec.tierRef: service tier '{}' does not exist", spec.tier_ref))
     })?;
     if tier.spec.partner_ref != spec.partner_ref {
         return Err(Verdict::stalled(
-            "TierPartnerMismatch",
+            reason::TIER_PARTNER_MISMATCH,
             format!(
                 "spec.tierRef: service tier '{}' belongs to partner '{}', not to '{}'",
                 spec.tier_ref, tier.spec.partner_ref, spec.partner_ref
@@ -125,18 +133,21 @@ fn resolve_tenant<'a>(
         Some(TierCheck { limits: Some(limits), .. }) => limits.clone(),
         Some(TierCheck { verdict, .. }) => {
             return Err(Verdict::stalled(
-                "TierInvalid",
+                reason::TIER_INVALID,
                 format!("service tier '{}' cannot be used: {}", spec.tier_ref, verdict.message()),
             ))
         }
         None => {
-            return Err(Verdict::stalled("UnknownTier", format!("service tier '{}' was not checked", spec.tier_ref)))
+            return Err(Verdict::stalled(
+                reason::UNKNOWN_TIER,
+                format!("service tier '{}' was not checked", spec.tier_ref),
+            ))
         }
     };
     let max_systems = tier.spec.limits.max_connected_systems;
     let warning = (spec.connected_systems.len() as i64 > max_systems as i64).then(|| {
         Verdict::stalled(
-            "TooManyConnectedSystems",
+            reason::TOO_MANY_CONNECTED_SYSTEMS,
             format!(
                 "spec.connectedSystems: {} declared, tier '{}' allows {}; workflows keep running",
                 spec.connected_systems.len(),
@@ -163,7 +174,7 @@ pub fn tenants<'a>(
         let owns_namespace = !claimed.contains_key(&namespace);
         let state = match claimed.get(&namespace) {
             Some(owner) => Err(Verdict::stalled(
-                "NamespaceConflict",
+                reason::NAMESPACE_CONFLICT,
                 format!("namespace '{namespace}' already belongs to tenant '{owner}'; set a different spec.namespace"),
             )),
             None => {

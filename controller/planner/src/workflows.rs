@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::common::ResourceAmounts;
+use tenantry_api::conditions::reason;
 use tenantry_api::workflow::Trigger;
 use tenantry_api::{Workflow, WorkflowPhase, WorkflowSpec};
 
@@ -34,7 +35,7 @@ pub fn decide<'a, 'w>(
             None => (
                 None,
                 WorkflowPhase::Blocked,
-                Verdict::stalled("NoTenant", format!("namespace '{namespace}' belongs to no tenant")),
+                Verdict::stalled(reason::NO_TENANT, format!("namespace '{namespace}' belongs to no tenant")),
                 None,
             ),
             Some(tenant_plan) => match &tenant_plan.state {
@@ -42,7 +43,7 @@ pub fn decide<'a, 'w>(
                     None,
                     WorkflowPhase::Blocked,
                     Verdict::stalled(
-                        "TenantNotReady",
+                        reason::TENANT_NOT_READY,
                         format!("tenant '{}' cannot be planned: {}", tenant_plan.name, why.message()),
                     ),
                     None,
@@ -86,7 +87,7 @@ fn hold_beyond_limit(keys: &[NamespacedName], decisions: &mut BTreeMap<Namespace
         if position >= max {
             decision.phase = WorkflowPhase::Held;
             decision.verdict = Verdict::stalled(
-                "TierWorkflowLimit",
+                reason::TIER_WORKFLOW_LIMIT,
                 format!(
                     "tier '{}' runs at most {max} workflows and {max} older ones already run; this one is held (scaled to zero)",
                     resolved.tier.name_any(),
@@ -118,18 +119,21 @@ fn decide_one(
             let (phase, verdict) = standing(spec, tenant, resolved);
             (phase, verdict, Some(resources))
         }
-        Err(message) => (WorkflowPhase::Blocked, Verdict::stalled("InvalidResources", message), None),
+        Err(message) => (WorkflowPhase::Blocked, Verdict::stalled(reason::INVALID_RESOURCES, message), None),
     }
 }
 
 /// The name must be a label value, and short enough for a CronJob when scheduled.
 fn name_error(name: &str, trigger: &Trigger) -> Option<Verdict> {
     if !labels::is_valid_value(name) {
-        return Some(Verdict::stalled("InvalidName", format!("workflow name '{name}' must be at most 63 characters")));
+        return Some(Verdict::stalled(
+            reason::INVALID_NAME,
+            format!("workflow name '{name}' must be at most 63 characters"),
+        ));
     }
     if trigger.schedule.is_some() && name.len() > MAX_CRONJOB_NAME {
         return Some(Verdict::stalled(
-            "InvalidName",
+            reason::INVALID_NAME,
             format!("a scheduled workflow's name must be at most {MAX_CRONJOB_NAME} characters (CronJob limit)"),
         ));
     }
@@ -141,21 +145,21 @@ fn trigger_error(trigger: &Trigger) -> Option<Verdict> {
     let set = [trigger.schedule.is_some(), trigger.continuous.is_some(), trigger.event.is_some()];
     if set.iter().filter(|set| **set).count() != 1 {
         return Some(Verdict::stalled(
-            "InvalidTrigger",
+            reason::INVALID_TRIGGER,
             "spec.trigger: set exactly one of schedule, continuous or event",
         ));
     }
     let schedule = trigger.schedule.as_ref()?;
     if let Err(why) = cron::validate(&schedule.cron) {
         return Some(Verdict::stalled(
-            "InvalidSchedule",
+            reason::INVALID_SCHEDULE,
             format!("spec.trigger.schedule.cron '{}': {why}", schedule.cron),
         ));
     }
     let zone = schedule.time_zone.as_ref()?;
     if jiff::tz::TimeZone::get(zone).is_err() || zone == "Local" {
         return Some(Verdict::stalled(
-            "InvalidTimeZone",
+            reason::INVALID_TIME_ZONE,
             format!("spec.trigger.schedule.timeZone: '{zone}' is not an IANA time zone"),
         ));
     }
@@ -168,7 +172,7 @@ fn template_error(spec: &WorkflowSpec) -> Option<Verdict> {
         return None;
     }
     Some(Verdict::stalled(
-        "UnknownTemplate",
+        reason::UNKNOWN_TEMPLATE,
         format!(
             "spec.template: '{}' is not a {} template (known: {}; or use a custom- prefix)",
             spec.template,
@@ -190,7 +194,7 @@ fn connector_error(spec: &WorkflowSpec, tenant: &TenantResolution) -> Option<Ver
     }
     let (_, field) = wanted.iter().find(|(name, _)| !declared.contains(name))?;
     Some(Verdict::stalled(
-        "MissingConnector",
+        reason::MISSING_CONNECTOR,
         format!("{field} is not a connected system of tenant '{}' (declared: {})", tenant.name, declared.join(", ")),
     ))
 }
@@ -202,7 +206,7 @@ fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved)
         return (
             WorkflowPhase::Suspended,
             Verdict::idle(
-                "TenantSuspended",
+                reason::TENANT_SUSPENDED,
                 format!("tenant '{}' is suspended; the workflow is scaled to zero", tenant.name),
             ),
         );
@@ -210,14 +214,14 @@ fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved)
     if spec.paused {
         return (
             WorkflowPhase::Suspended,
-            Verdict::idle("Paused", "spec.paused is true; the workflow is scaled to zero"),
+            Verdict::idle(reason::PAUSED, "spec.paused is true; the workflow is scaled to zero"),
         );
     }
     if !resolved.tier.spec.workflow_categories.contains(&spec.category) {
         return (
             WorkflowPhase::Held,
             Verdict::stalled(
-                "TierDisallowsCategory",
+                reason::TIER_DISALLOWS_CATEGORY,
                 format!(
                     "tier '{}' does not allow category {}; the workflow is held (scaled to zero) until the tenant moves to a tier that does",
                     resolved.tier.name_any(),
@@ -226,7 +230,7 @@ fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved)
             ),
         );
     }
-    (WorkflowPhase::Running, Verdict::ready("Deployed", "workload planned with the current definition"))
+    (WorkflowPhase::Running, Verdict::ready(reason::DEPLOYED, "workload planned with the current definition"))
 }
 
 /// Defaults missing resources from the tier and caps them at its maximum.

@@ -1,0 +1,87 @@
+//! The condition types and reasons tenantry writes, in one place: the planner and the
+//! operator set them, `tenantry plan` prints them, users `kubectl wait` on them.
+//! The repository's `docs/api.md` says what each reason means and what to do about it.
+
+/// Whether the object is ready: every kind has it.
+pub const READY: &str = "Ready";
+/// Set to `True`, with the reason of `Ready`, when only a human can fix the object.
+pub const STALLED: &str = "Stalled";
+/// Set to `True` on a workflow whose resources were capped at its tier's maximum.
+pub const RESOURCES_CAPPED: &str = "ResourcesCapped";
+
+/// The reasons of tenantry's conditions.
+pub mod reason {
+    // Partners and service tiers.
+    /// Partner or tier: usable.
+    pub const VALID: &str = "Valid";
+    /// Partner, tier, tenant or workflow: its name cannot be used as a label value.
+    pub const INVALID_NAME: &str = "InvalidName";
+    /// Tier: a container default or maximum is missing, does not parse, or is inverted.
+    pub const INVALID_LIMITS: &str = "InvalidLimits";
+    /// Tier, tenant or policy: `spec.partnerRef` names no partner.
+    pub const UNKNOWN_PARTNER: &str = "UnknownPartner";
+
+    // Tenants.
+    /// Tenant: its namespace and children are planned.
+    pub const PROVISIONED: &str = "Provisioned";
+    /// Tenant: suspended, its workflows stopped.
+    pub const SUSPENDED: &str = "Suspended";
+    /// Tenant: more connected systems than its tier allows (children still planned).
+    pub const TOO_MANY_CONNECTED_SYSTEMS: &str = "TooManyConnectedSystems";
+    /// Tenant: its namespace is not a DNS label.
+    pub const INVALID_NAMESPACE: &str = "InvalidNamespace";
+    /// Tenant: its namespace is reserved for the cluster.
+    pub const RESERVED_NAMESPACE: &str = "ReservedNamespace";
+    /// Tenant: an older tenant claims its namespace.
+    pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
+    /// Tenant: `spec.tierRef` names no tier.
+    pub const UNKNOWN_TIER: &str = "UnknownTier";
+    /// Tenant: its tier belongs to another partner.
+    pub const TIER_PARTNER_MISMATCH: &str = "TierPartnerMismatch";
+    /// Tenant: its tier exists but is not usable.
+    pub const TIER_INVALID: &str = "TierInvalid";
+    /// Tenant or workflow: the API server refused one of its children.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+
+    // Workflows.
+    /// Workflow: its workload is planned with the current definition.
+    pub const DEPLOYED: &str = "Deployed";
+    /// Workflow: its tenant is suspended.
+    pub const TENANT_SUSPENDED: &str = "TenantSuspended";
+    /// Workflow: `spec.paused` is true.
+    pub const PAUSED: &str = "Paused";
+    /// Workflow: its tier does not allow its category.
+    pub const TIER_DISALLOWS_CATEGORY: &str = "TierDisallowsCategory";
+    /// Workflow: its tier's `maxWorkflows` older workflows already run.
+    pub const TIER_WORKFLOW_LIMIT: &str = "TierWorkflowLimit";
+    /// Workflow: no tenant owns its namespace.
+    pub const NO_TENANT: &str = "NoTenant";
+    /// Workflow: its tenant cannot be planned.
+    pub const TENANT_NOT_READY: &str = "TenantNotReady";
+    /// Workflow: not exactly one trigger.
+    pub const INVALID_TRIGGER: &str = "InvalidTrigger";
+    /// Workflow: a cron expression a CronJob would refuse.
+    pub const INVALID_SCHEDULE: &str = "InvalidSchedule";
+    /// Workflow: a time zone that is not an IANA zone.
+    pub const INVALID_TIME_ZONE: &str = "InvalidTimeZone";
+    /// Workflow: a template that is not one of its category's.
+    pub const UNKNOWN_TEMPLATE: &str = "UnknownTemplate";
+    /// Workflow: a connector that is not a connected system of its tenant.
+    pub const MISSING_CONNECTOR: &str = "MissingConnector";
+    /// Workflow: resources that are not positive quantities.
+    pub const INVALID_RESOURCES: &str = "InvalidResources";
+    /// Workflow (`ResourcesCapped`): resources above the tier's maximum, capped to it.
+    pub const ABOVE_TIER_MAXIMUM: &str = "AboveTierMaximum";
+
+    // Governance.
+    /// Policy: its selector is valid; the message counts the tenants it selects.
+    pub const SELECTED: &str = "Selected";
+    /// Policy: a selector operator the API server does not know.
+    pub const INVALID_SELECTOR: &str = "InvalidSelector";
+    /// Approval: the workflow generation it approves exists.
+    pub const RECORDED: &str = "Recorded";
+    /// Approval: no such workflow in its namespace.
+    pub const UNKNOWN_WORKFLOW: &str = "UnknownWorkflow";
+    /// Approval: a generation newer than the workflow's.
+    pub const FUTURE_GENERATION: &str = "FutureGeneration";
+}
