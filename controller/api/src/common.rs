@@ -115,6 +115,3 @@ impl std::fmt::Display for WorkflowCategory {
         f.write_str(self.as_str())
     }
 }
-
-/// Pattern of a DNS-1123 label (names of namespaces, connected systems, steps).
-pub const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";

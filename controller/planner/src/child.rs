@@ -54,10 +54,6 @@ pub enum ChildObject {
     NetworkPolicy(NetworkPolicy),
     /// Branding or a workflow definition.
     ConfigMap(ConfigMap),
-    /// A role governance asks for.
-    Role(Role),
-    /// A binding governance asks for.
-    RoleBinding(RoleBinding),
     /// A continuous or event-driven workflow.
     Deployment(Box<Deployment>),
     /// A scheduled workflow.
@@ -65,7 +61,8 @@ pub enum ChildObject {
 }
 
 /// The kinds of [`ChildObject`], in the order they are applied: namespaces first, then what
-/// pods need, then the workloads.
+/// pods need, then the workloads. `Role` and `RoleBinding` have no [`ChildObject`]: the
+/// planner plans none yet, but the operator still watches and prunes labelled ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChildKind {
     /// `v1/Namespace`
@@ -132,8 +129,6 @@ impl ChildObject {
             ChildObject::LimitRange(o) => &o.metadata,
             ChildObject::NetworkPolicy(o) => &o.metadata,
             ChildObject::ConfigMap(o) => &o.metadata,
-            ChildObject::Role(o) => &o.metadata,
-            ChildObject::RoleBinding(o) => &o.metadata,
             ChildObject::Deployment(o) => &o.metadata,
             ChildObject::CronJob(o) => &o.metadata,
         }
@@ -148,26 +143,8 @@ impl ChildObject {
             ChildObject::LimitRange(_) => ChildKind::LimitRange,
             ChildObject::NetworkPolicy(_) => ChildKind::NetworkPolicy,
             ChildObject::ConfigMap(_) => ChildKind::ConfigMap,
-            ChildObject::Role(_) => ChildKind::Role,
-            ChildObject::RoleBinding(_) => ChildKind::RoleBinding,
             ChildObject::Deployment(_) => ChildKind::Deployment,
             ChildObject::CronJob(_) => ChildKind::CronJob,
-        }
-    }
-
-    /// The object's `apiVersion`.
-    pub fn api_version(&self) -> &'static str {
-        match self {
-            ChildObject::Namespace(_) => Namespace::API_VERSION,
-            ChildObject::ServiceAccount(_) => ServiceAccount::API_VERSION,
-            ChildObject::ResourceQuota(_) => ResourceQuota::API_VERSION,
-            ChildObject::LimitRange(_) => LimitRange::API_VERSION,
-            ChildObject::NetworkPolicy(_) => NetworkPolicy::API_VERSION,
-            ChildObject::ConfigMap(_) => ConfigMap::API_VERSION,
-            ChildObject::Role(_) => Role::API_VERSION,
-            ChildObject::RoleBinding(_) => RoleBinding::API_VERSION,
-            ChildObject::Deployment(_) => Deployment::API_VERSION,
-            ChildObject::CronJob(_) => CronJob::API_VERSION,
         }
     }
 

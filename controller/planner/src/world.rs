@@ -4,8 +4,8 @@
 use crate::child::{Child, OwnerKey};
 use std::collections::{BTreeMap, BTreeSet};
 use tenantry_api::{
-    Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
-    ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
+    Approval, ApprovalStatus, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus, ServiceTier,
+    ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
 };
 
 /// Everything the planner reads: the declared objects, with whatever status they carry.
@@ -26,8 +26,6 @@ pub struct World {
     pub policies: Vec<GovernancePolicy>,
     /// Declared approvals.
     pub approvals: Vec<Approval>,
-    /// Billing records written earlier: observed history.
-    pub billing_records: Vec<BillingRecord>,
 }
 
 /// Key of a namespaced object: namespace, then name.

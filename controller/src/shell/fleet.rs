@@ -64,7 +64,6 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         workflows: orphans.clone(),
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
-        billing_records: Vec::new(),
     };
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
