@@ -9,7 +9,8 @@
 // Tests may unwrap: a panic there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-// Modules in layers; each uses only the layers below it, never one beside or above:
+// Modules in layers; each uses only the layers below it, never one beside or above (within
+// the bottom layer, `world` names `child` types and `slice` builds a `world`):
 //
 //   lib.rs (plan, fleet_statuses)   runs the layers below in order
 //   build_tenant, build_workflow,   turn decisions into children and statuses
