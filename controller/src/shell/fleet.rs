@@ -61,7 +61,9 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         partners: snapshot(&caches.partners),
         tiers: snapshot(&caches.tiers),
         tenants: snapshot(&caches.tenants),
-        workflows: orphans.clone(),
+        // Every workflow: approvals are checked against the workflows of their namespace,
+        // tenant namespaces included. Only the orphans' statuses are written here.
+        workflows: snapshot(&caches.workflows),
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
         billing_records: Vec::new(),
