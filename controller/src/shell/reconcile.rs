@@ -424,7 +424,8 @@ async fn write_statuses(
             let previous = workflow.status.as_ref();
             // What was refused or withheld is not what runs: the deployed generation stays.
             status.deployed_generation = previous.and_then(|s| s.deployed_generation);
-            if setback.permanent {
+            if setback.reason == "NamespaceExists" {
+                // It cannot run at all, not merely this generation.
                 status.phase = Some(WorkflowPhase::Blocked);
                 status.reason = Some(setback.reason.clone());
             }
