@@ -1,7 +1,7 @@
 //! Turns a plan into what `tenantry plan` prints: a table per tenant for people, or the
 //! manifests as YAML or JSON for `kubectl apply -f -`.
 
-use crate::api::{Condition, ConditionStatus};
+use crate::api::{Condition, ConditionStatus, Tenant};
 use crate::planner::{Plan, World};
 use kube::ResourceExt;
 use std::fmt::Write;
@@ -44,52 +44,69 @@ fn ready(conditions: &[Condition]) -> (&'static str, String, String) {
 /// workflows with its trigger, phase and reason, then whatever else is not ready.
 pub fn table(world: &World, plan: &Plan) -> String {
     let mut out = String::new();
-    let mut tenants: Vec<_> = world.tenants.iter().collect();
-    tenants.sort_by_key(|t| t.name_any());
+    let mut problems = Vec::new();
     let _ =
         writeln!(out, "{:<28} {:<20} {:<32} {:<28} {:<6} REASON", "TENANT", "PARTNER", "TIER", "NAMESPACE", "READY");
-    let mut problems = Vec::new();
+    let mut tenants: Vec<_> = world.tenants.iter().collect();
+    tenants.sort_by_key(|t| t.name_any());
     for tenant in tenants {
-        let name = tenant.name_any();
-        let Some(status) = plan.tenants.get(&name) else { continue };
-        let (ready_status, reason, message) = ready(&status.conditions);
-        let namespace = status.namespace.clone().unwrap_or_default();
+        tenant_rows(&mut out, &mut problems, world, plan, tenant);
+    }
+    problems.extend(fleet_problems(plan));
+    summary(&mut out, plan, &problems);
+    out
+}
+
+/// A tenant's row, then a row for each workflow in its namespace.
+fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan: &Plan, tenant: &Tenant) {
+    let name = tenant.name_any();
+    let Some(status) = plan.tenants.get(&name) else { return };
+    let (ready_status, reason, message) = ready(&status.conditions);
+    let namespace = status.namespace.clone().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<20} {:<32} {:<28} {:<6} {}",
+        name, tenant.spec.partner_ref, tenant.spec.tier_ref, namespace, ready_status, reason
+    );
+    if ready_status != "True" {
+        problems.push(format!("Tenant/{name}: {message}"));
+    }
+    // A tenant that lost its namespace to an older one lists none of the workflows there.
+    if plan.namespace_owners.get(&namespace) == Some(&name) {
+        workflow_rows(out, problems, world, plan, &namespace);
+    }
+}
+
+/// A row for each workflow in `namespace`: its category, trigger, phase and reason.
+fn workflow_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan: &Plan, namespace: &str) {
+    let in_namespace =
+        plan.workflows.range((namespace.to_string(), String::new())..).take_while(|((ns, _), _)| ns == namespace);
+    for ((workflow_namespace, workflow), workflow_status) in in_namespace {
+        let declared = world
+            .workflows
+            .iter()
+            .find(|w| w.namespace().as_deref() == Some(workflow_namespace) && &w.name_any() == workflow);
+        let category = declared.map(|w| w.spec.category.as_str()).unwrap_or_default();
+        let phase = workflow_status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<28} {:<20} {:<32} {:<28} {:<6} {}",
-            name, tenant.spec.partner_ref, tenant.spec.tier_ref, namespace, ready_status, reason
+            "  {:<36} {:<24} {:<48} {:<9} {}",
+            workflow,
+            category,
+            workflow_status.trigger.clone().unwrap_or_default(),
+            phase,
+            workflow_status.reason.clone().unwrap_or_default()
         );
-        if ready_status != "True" {
-            problems.push(format!("Tenant/{name}: {message}"));
-        }
-        // A tenant that lost its namespace to an older one lists none of the workflows there.
-        if plan.namespace_owners.get(&namespace) != Some(&name) {
-            continue;
-        }
-        let in_namespace =
-            plan.workflows.range((namespace.clone(), String::new())..).take_while(|((ns, _), _)| ns == &namespace);
-        for ((workflow_namespace, workflow), workflow_status) in in_namespace {
-            let declared = world
-                .workflows
-                .iter()
-                .find(|w| w.namespace().as_deref() == Some(workflow_namespace) && &w.name_any() == workflow);
-            let category = declared.map(|w| w.spec.category.as_str()).unwrap_or_default();
-            let phase = workflow_status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {:<36} {:<24} {:<48} {:<9} {}",
-                workflow,
-                category,
-                workflow_status.trigger.clone().unwrap_or_default(),
-                phase,
-                workflow_status.reason.clone().unwrap_or_default()
-            );
-            if workflow_status.reason.is_some() {
-                let (_, _, message) = ready(&workflow_status.conditions);
-                problems.push(format!("Workflow/{workflow_namespace}/{workflow}: {message}"));
-            }
+        if workflow_status.reason.is_some() {
+            let (_, _, message) = ready(&workflow_status.conditions);
+            problems.push(format!("Workflow/{workflow_namespace}/{workflow}: {message}"));
         }
     }
+}
+
+/// What is not ready outside the tenants' rows: workflows of no tenant, tiers, partners.
+fn fleet_problems(plan: &Plan) -> Vec<String> {
+    let mut problems = Vec::new();
     for ((namespace, workflow), status) in &plan.workflows {
         if status.reason.as_deref() == Some("NoTenant") {
             let (_, _, message) = ready(&status.conditions);
@@ -108,6 +125,11 @@ pub fn table(world: &World, plan: &Plan) -> String {
             problems.push(format!("Partner/{name}: {message}"));
         }
     }
+    problems
+}
+
+/// The counts, then every problem.
+fn summary(out: &mut String, plan: &Plan, problems: &[String]) {
     let _ = writeln!(
         out,
         "\n{} partners, {} tiers, {} tenants, {} workflows; {} objects to apply, {} owners left untouched",
@@ -124,5 +146,4 @@ pub fn table(world: &World, plan: &Plan) -> String {
             let _ = writeln!(out, "  {problem}");
         }
     }
-    out
 }

@@ -1,11 +1,12 @@
 //! Builds a tenant's children (namespace, quota, limits, isolation, runner service account,
 //! branding) and its status.
 
-use super::child::{Child, ChildObject, OwnerKey};
-use super::conditions::{Conditions, Verdict};
-use super::resolve::{Resolved, TenantPlan};
-use super::workflows::Outcome;
-use super::{labels, NamespacedName, Plan};
+use crate::child::{Child, ChildObject, OwnerKey};
+use crate::conditions::{Conditions, Verdict};
+use crate::labels;
+use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
+use crate::model::{Resolved, TenantResolution, WorkflowDecision};
+use crate::world::{NamespacedName, Plan};
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, ServiceAccount,
 };
@@ -14,15 +15,13 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube_core::{Resource, ResourceExt};
+use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::tenant::WorkflowCounts;
 use tenantry_api::{TenantStatus, WorkflowPhase};
 
-/// Name of the runner ServiceAccount in every tenant namespace.
-pub const RUNNER_SERVICE_ACCOUNT: &str = "tenantry-runner";
 /// Name of the branding ConfigMap in every tenant namespace.
 pub const BRANDING_CONFIG_MAP: &str = "tenantry-branding";
 /// Name of the ResourceQuota in every tenant namespace.
@@ -36,67 +35,20 @@ pub const ISOLATION: &str = "tenantry-isolation";
 /// own services and cloud metadata endpoints live there.
 const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"];
 
-/// An owner reference to `owner`, when it has a UID: only objects read from the API server
-/// have one, so an offline plan carries none.
-pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<Vec<OwnerReference>> {
-    owner.controller_owner_ref(&()).map(|mut reference| {
-        reference.block_owner_deletion = Some(true);
-        vec![reference]
-    })
-}
-
-impl TenantPlan<'_> {
+impl TenantResolution<'_> {
     /// Adds the tenant's children (or freezes them) and its status to the plan.
-    pub fn plan_into(&self, outcomes: &BTreeMap<NamespacedName, Outcome>, now: &str, plan: &mut Plan) {
+    pub fn plan_into(&self, decisions: &BTreeMap<NamespacedName, WorkflowDecision>, now: &str, plan: &mut Plan) {
         let tenant = self.tenant;
-        let owner = OwnerKey::Tenant { name: self.name.clone() };
         let previous = tenant.status.clone().unwrap_or_default();
         let mut conditions = Conditions::new(&previous.conditions, now, tenant.metadata.generation);
-
-        let mine: Vec<&Outcome> = if self.owns_namespace {
-            // Outcomes are keyed by (namespace, name): this namespace's are one contiguous range.
-            outcomes
-                .range((self.namespace.clone(), String::new())..)
-                .take_while(|((namespace, _), _)| namespace == &self.namespace)
-                .map(|(_, outcome)| outcome)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let count = |phase| mine.iter().filter(|o| o.phase == phase).count() as i32;
-        let counts = WorkflowCounts {
-            total: mine.len() as i32,
-            running: count(WorkflowPhase::Running),
-            held: count(WorkflowPhase::Held),
-            suspended: count(WorkflowPhase::Suspended),
-            blocked: count(WorkflowPhase::Blocked),
-        };
-
+        let counts = self.workflow_counts(decisions);
         let verdict = match &self.state {
             Ok(resolved) => {
                 plan.children.extend(self.children(resolved));
-                match &resolved.warning {
-                    Some(warning) => warning.clone(),
-                    None if tenant.spec.suspended => Verdict::ready(
-                        "Suspended",
-                        format!("tenant is suspended: {} workflows scaled to zero", counts.suspended),
-                    ),
-                    None => Verdict::ready(
-                        "Provisioned",
-                        format!(
-                            "namespace {} on tier {}: {} running, {} held, {} suspended, {} blocked",
-                            self.namespace,
-                            resolved.tier.name_any(),
-                            counts.running,
-                            counts.held,
-                            counts.suspended,
-                            counts.blocked
-                        ),
-                    ),
-                }
+                self.verdict(resolved, &counts)
             }
             Err(why) => {
-                plan.frozen.insert(owner);
+                plan.frozen.insert(OwnerKey::Tenant { name: self.name.clone() });
                 why.clone()
             }
         };
@@ -119,6 +71,52 @@ impl TenantPlan<'_> {
                 conditions: conditions.finish(),
             },
         );
+    }
+
+    /// How many of the workflows in its namespace are in each phase (none when an older
+    /// tenant owns the namespace).
+    fn workflow_counts(&self, decisions: &BTreeMap<NamespacedName, WorkflowDecision>) -> WorkflowCounts {
+        let mine: Vec<&WorkflowDecision> = if self.owns_namespace {
+            // Decisions are keyed by (namespace, name): this namespace's are one contiguous range.
+            decisions
+                .range((self.namespace.clone(), String::new())..)
+                .take_while(|((namespace, _), _)| namespace == &self.namespace)
+                .map(|(_, decision)| decision)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let count = |phase| mine.iter().filter(|o| o.phase == phase).count() as i32;
+        WorkflowCounts {
+            total: mine.len() as i32,
+            running: count(WorkflowPhase::Running),
+            held: count(WorkflowPhase::Held),
+            suspended: count(WorkflowPhase::Suspended),
+            blocked: count(WorkflowPhase::Blocked),
+        }
+    }
+
+    /// Ready, unless resolving found a problem that does not stop planning.
+    fn verdict(&self, resolved: &Resolved, counts: &WorkflowCounts) -> Verdict {
+        match &resolved.warning {
+            Some(warning) => warning.clone(),
+            None if self.tenant.spec.suspended => Verdict::ready(
+                "Suspended",
+                format!("tenant is suspended: {} workflows scaled to zero", counts.suspended),
+            ),
+            None => Verdict::ready(
+                "Provisioned",
+                format!(
+                    "namespace {} on tier {}: {} running, {} held, {} suspended, {} blocked",
+                    self.namespace,
+                    resolved.tier.name_any(),
+                    counts.running,
+                    counts.held,
+                    counts.suspended,
+                    counts.blocked
+                ),
+            ),
+        }
     }
 
     fn meta(&self, resolved: &Resolved, name: &str, namespaced: bool) -> ObjectMeta {

@@ -1,11 +1,13 @@
 //! Builds a workflow's children: a ConfigMap with its rendered definition, and a CronJob
-//! (scheduled) or a Deployment (continuous, event) running the runner with it mounted.
+//! (scheduled) or a Deployment (continuous, event) running the runner with it mounted; and
+//! the workflow's status.
 
-use super::build_tenant::{owner_reference, RUNNER_SERVICE_ACCOUNT};
-use super::child::{Child, ChildObject, OwnerKey};
-use super::labels;
-use super::resolve::{Resolved, TenantPlan};
-use super::workflows::Resources;
+use crate::child::{Child, ChildObject, OwnerKey};
+use crate::conditions::Conditions;
+use crate::labels;
+use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
+use crate::model::{Resolved, Resources, TenantResolution, WorkflowDecision};
+use crate::world::Plan;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -17,8 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use tenantry_api::workflow::{AiSettings, ExceptionHandling, Step, Trigger};
-use tenantry_api::{Workflow, WorkflowCategory};
+use tenantry_api::tenant::ConnectedSystem;
+use tenantry_api::workflow::{AiSettings, ExceptionHandling, ScheduleTrigger, Step, Trigger};
+use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
 
 /// Where the rendered definition is mounted in the runner.
 pub const DEFINITION_DIR: &str = "/etc/tenantry";
@@ -75,19 +78,67 @@ fn stable_hash(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// The children of a deployable workflow. `running` false scales a Deployment to zero and
-/// suspends a CronJob: held and suspended workflows keep their objects.
-pub fn children(
+impl WorkflowDecision<'_, '_> {
+    /// Adds the workflow's children (or freezes them) and its status to the plan.
+    pub fn plan_into(&self, now: &str, plan: &mut Plan) {
+        let previous = self.workflow.status.clone().unwrap_or_default();
+        let mut conditions = Conditions::new(&previous.conditions, now, self.workflow.metadata.generation);
+        conditions.readiness(&self.verdict);
+        let mut deployed_generation = previous.deployed_generation;
+        match (&self.tenant, &self.resources) {
+            (Some((tenant, resolved)), Some(resources)) if self.deployed() => {
+                let running = self.phase == WorkflowPhase::Running;
+                plan.children.extend(children(self.workflow, tenant, resolved, resources, running));
+                deployed_generation = self.workflow.metadata.generation;
+                if let Some(capped) = (!resources.capped.is_empty()).then(|| resources.capped.join("; ")) {
+                    conditions.set("ResourcesCapped", ConditionStatus::True, "AboveTierMaximum", capped);
+                }
+            }
+            _ => {
+                plan.frozen.insert(self.owner());
+            }
+        }
+        plan.workflows.insert(
+            (self.namespace.clone(), self.name.clone()),
+            WorkflowStatus {
+                observed_generation: self.workflow.metadata.generation,
+                phase: Some(self.phase),
+                reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
+                trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
+                deployed_generation,
+                runs: previous.runs.clone(),
+                last_run_time: previous.last_run_time.clone(),
+                conditions: conditions.finish(),
+            },
+        );
+    }
+}
+
+/// One line describing a trigger, for printer columns and tables.
+pub fn trigger_summary(trigger: &Trigger) -> String {
+    match (&trigger.schedule, &trigger.continuous, &trigger.event) {
+        (Some(schedule), None, None) => match &schedule.time_zone {
+            Some(zone) => format!("schedule {} ({zone})", schedule.cron),
+            None => format!("schedule {}", schedule.cron),
+        },
+        (None, Some(continuous), None) => format!("continuous x{}", continuous.replicas),
+        (None, None, Some(event)) => format!("event {}", event.source),
+        _ => "invalid".to_string(),
+    }
+}
+
+/// The children of a deployable workflow: the ConfigMap with its rendered definition, and
+/// its workload. `running` false scales a Deployment to zero and suspends a CronJob: held
+/// and suspended workflows keep their objects.
+fn children(
     workflow: &Workflow,
-    tenant: &TenantPlan,
+    tenant: &TenantResolution,
     resolved: &Resolved,
     resources: &Resources,
     running: bool,
 ) -> Vec<Child> {
     let name = workflow.name_any();
-    let partner = resolved.partner.name_any();
-    let tier = resolved.tier.name_any();
-    let labels = labels::workflow_child(&tenant.name, &partner, &tier, &name);
+    let labels = labels::workflow_child(&tenant.name, &resolved.partner.name_any(), &resolved.tier.name_any(), &name);
     let meta = |object_name: String| ObjectMeta {
         name: Some(object_name),
         namespace: Some(tenant.namespace.clone()),
@@ -95,19 +146,62 @@ pub fn children(
         owner_references: owner_reference(workflow),
         ..ObjectMeta::default()
     };
-    let spec = &workflow.spec;
     // Connectors in the order the workflow lists them; their declarations come from the tenant.
-    let systems: Vec<_> = spec
+    let systems: Vec<&ConnectedSystem> = workflow
+        .spec
         .connectors
         .iter()
         .filter_map(|connector| tenant.tenant.spec.connected_systems.iter().find(|s| &s.name == connector))
         .collect();
+    let rendered = render_definition(workflow, tenant, resolved, &systems);
+    let config_map_name = format!("{name}-definition");
+    let pod = Runner { workflow, tenant: &tenant.name, labels: &labels, resources, systems: &systems };
+    let pod_template = pod.template(&config_map_name, stable_hash(&rendered));
+    let config_map = ConfigMap {
+        metadata: meta(config_map_name),
+        data: Some(BTreeMap::from([(DEFINITION_FILE.to_string(), rendered)])),
+        ..ConfigMap::default()
+    };
+    let workload = match &workflow.spec.trigger.schedule {
+        Some(schedule) => ChildObject::CronJob(Box::new(cron_job(
+            schedule,
+            &workflow.spec,
+            meta(name.clone()),
+            &labels,
+            pod_template,
+            running,
+        ))),
+        None => ChildObject::Deployment(Box::new(deployment(
+            &workflow.spec,
+            meta(name.clone()),
+            &name,
+            pod_template,
+            running,
+        ))),
+    };
+    let owner = OwnerKey::Workflow { namespace: tenant.namespace.clone(), name };
+    [ChildObject::ConfigMap(config_map), workload]
+        .into_iter()
+        .map(|object| Child { owner: owner.clone(), object })
+        .collect()
+}
+
+/// The definition the runner reads, as YAML.
+fn render_definition(
+    workflow: &Workflow,
+    tenant: &TenantResolution,
+    resolved: &Resolved,
+    systems: &[&ConnectedSystem],
+) -> String {
+    let spec = &workflow.spec;
+    let name = workflow.name_any();
+    let partner = resolved.partner.name_any();
     let definition = RenderedDefinition {
         api_version: "tenantry.dev/v1alpha1",
         kind: "WorkflowDefinition",
         tenant: &tenant.name,
         partner: &partner,
-        tier: tier.clone(),
+        tier: resolved.tier.name_any(),
         workflow: &name,
         generation: workflow.metadata.generation,
         category: spec.category,
@@ -126,155 +220,192 @@ pub fn children(
         ai: spec.ai.as_ref(),
         exception_handling: spec.exception_handling.as_ref(),
     };
-    let rendered = serde_yaml::to_string(&definition).unwrap_or_default();
-    let hash = stable_hash(&rendered);
-    let config_map_name = format!("{name}-definition");
-    let config_map = ConfigMap {
-        metadata: meta(config_map_name.clone()),
-        data: Some(BTreeMap::from([(DEFINITION_FILE.to_string(), rendered)])),
-        ..ConfigMap::default()
-    };
+    serde_yaml::to_string(&definition).unwrap_or_default()
+}
 
-    let mut volumes = vec![
-        Volume {
-            name: "definition".to_string(),
-            config_map: Some(ConfigMapVolumeSource { name: config_map_name, ..ConfigMapVolumeSource::default() }),
-            ..Volume::default()
-        },
-        Volume { name: "tmp".to_string(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
-    ];
-    let mut mounts = vec![
-        VolumeMount {
-            name: "definition".to_string(),
-            mount_path: DEFINITION_DIR.to_string(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        },
-        VolumeMount { name: "tmp".to_string(), mount_path: "/tmp".to_string(), ..VolumeMount::default() },
-    ];
-    for system in &systems {
-        if let Some(secret) = &system.secret_ref {
-            let volume = format!("connector-{}", system.name);
-            volumes.push(Volume {
-                name: volume.clone(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret.name.clone()),
-                    ..SecretVolumeSource::default()
+/// What the runner's pod is made of.
+struct Runner<'a> {
+    workflow: &'a Workflow,
+    tenant: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    resources: &'a Resources,
+    systems: &'a [&'a ConnectedSystem],
+}
+
+impl Runner<'_> {
+    /// The pod template: the runner container with the definition and the connector Secrets
+    /// mounted, restricted as Pod Security `restricted` demands. `hash` is the definition's,
+    /// so a change to it rolls the pods.
+    fn template(&self, config_map_name: &str, hash: String) -> PodTemplateSpec {
+        let (volumes, mounts) = self.volumes(config_map_name);
+        let scheduled = self.workflow.spec.trigger.schedule.is_some();
+        PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(self.labels.clone()),
+                annotations: Some(BTreeMap::from([(labels::DEFINITION_HASH.to_string(), hash)])),
+                ..ObjectMeta::default()
+            }),
+            spec: Some(PodSpec {
+                service_account_name: Some(RUNNER_SERVICE_ACCOUNT.to_string()),
+                automount_service_account_token: Some(false),
+                restart_policy: Some(if scheduled { "Never" } else { "Always" }.to_string()),
+                security_context: Some(PodSecurityContext {
+                    run_as_non_root: Some(true),
+                    run_as_user: Some(RUNNER_UID),
+                    run_as_group: Some(RUNNER_UID),
+                    fs_group: Some(RUNNER_UID),
+                    seccomp_profile: Some(SeccompProfile {
+                        type_: "RuntimeDefault".to_string(),
+                        ..SeccompProfile::default()
+                    }),
+                    ..PodSecurityContext::default()
                 }),
-                ..Volume::default()
-            });
-            mounts.push(VolumeMount {
-                name: volume,
-                mount_path: format!("{CONNECTOR_DIR}/{}", system.name),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            });
+                containers: vec![self.container(mounts)],
+                volumes: Some(volumes),
+                ..PodSpec::default()
+            }),
         }
     }
-    let amounts =
-        BTreeMap::from([("cpu".to_string(), resources.cpu.clone()), ("memory".to_string(), resources.memory.clone())]);
-    let env = [
-        ("TENANTRY_TENANT", tenant.name.clone()),
-        ("TENANTRY_WORKFLOW", name.clone()),
-        ("TENANTRY_DEFINITION", format!("{DEFINITION_DIR}/{DEFINITION_FILE}")),
-    ]
-    .into_iter()
-    .map(|(key, value)| EnvVar { name: key.to_string(), value: Some(value), ..EnvVar::default() })
-    .collect();
-    let container = Container {
-        name: "runner".to_string(),
-        image: Some(spec.runner.image.clone()),
-        args: (!spec.runner.args.is_empty()).then(|| spec.runner.args.clone()),
-        env: Some(env),
-        resources: Some(ResourceRequirements {
-            requests: Some(amounts.clone()),
-            limits: Some(amounts),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), ..Capabilities::default() }),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            ..SecurityContext::default()
-        }),
-        volume_mounts: Some(mounts),
-        ..Container::default()
-    };
-    let scheduled = spec.trigger.schedule.is_some();
-    let pod_template = PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels.clone()),
-            annotations: Some(BTreeMap::from([(labels::DEFINITION_HASH.to_string(), hash)])),
-            ..ObjectMeta::default()
-        }),
-        spec: Some(PodSpec {
-            service_account_name: Some(RUNNER_SERVICE_ACCOUNT.to_string()),
-            automount_service_account_token: Some(false),
-            restart_policy: Some(if scheduled { "Never" } else { "Always" }.to_string()),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: Some(RUNNER_UID),
-                run_as_group: Some(RUNNER_UID),
-                fs_group: Some(RUNNER_UID),
-                seccomp_profile: Some(SeccompProfile {
-                    type_: "RuntimeDefault".to_string(),
-                    ..SeccompProfile::default()
-                }),
-                ..PodSecurityContext::default()
-            }),
-            containers: vec![container],
-            volumes: Some(volumes),
-            ..PodSpec::default()
-        }),
-    };
 
-    let workload = match &spec.trigger.schedule {
-        Some(schedule) => ChildObject::CronJob(Box::new(CronJob {
-            metadata: meta(name.clone()),
-            spec: Some(CronJobSpec {
-                schedule: schedule.cron.clone(),
-                time_zone: schedule.time_zone.clone(),
-                suspend: Some(!running),
-                concurrency_policy: Some("Forbid".to_string()),
-                starting_deadline_seconds: Some(300),
-                successful_jobs_history_limit: Some(3),
-                failed_jobs_history_limit: Some(3),
-                job_template: JobTemplateSpec {
-                    metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..ObjectMeta::default() }),
-                    spec: Some(JobSpec {
-                        backoff_limit: Some(spec.exception_handling.as_ref().map(|e| e.retries).unwrap_or(0)),
-                        template: pod_template,
-                        ..JobSpec::default()
-                    }),
-                },
-            }),
-            ..CronJob::default()
-        })),
-        None => {
-            let replicas = match (&spec.trigger.continuous, &spec.trigger.event) {
-                (Some(continuous), _) => continuous.replicas,
-                (_, Some(event)) => event.replicas,
-                _ => 1,
-            };
-            ChildObject::Deployment(Box::new(Deployment {
-                metadata: meta(name.clone()),
-                spec: Some(DeploymentSpec {
-                    replicas: Some(if running { replicas } else { 0 }),
-                    selector: LabelSelector {
-                        match_labels: Some(BTreeMap::from([(labels::WORKFLOW.to_string(), name.clone())])),
-                        ..LabelSelector::default()
-                    },
-                    template: pod_template,
-                    ..DeploymentSpec::default()
+    /// The definition, a writable /tmp, and one read-only directory per connector Secret.
+    fn volumes(&self, config_map_name: &str) -> (Vec<Volume>, Vec<VolumeMount>) {
+        let mut volumes = vec![
+            Volume {
+                name: "definition".to_string(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map_name.to_string(),
+                    ..ConfigMapVolumeSource::default()
                 }),
-                ..Deployment::default()
-            }))
+                ..Volume::default()
+            },
+            Volume { name: "tmp".to_string(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+        ];
+        let mut mounts = vec![
+            VolumeMount {
+                name: "definition".to_string(),
+                mount_path: DEFINITION_DIR.to_string(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            VolumeMount { name: "tmp".to_string(), mount_path: "/tmp".to_string(), ..VolumeMount::default() },
+        ];
+        for system in self.systems {
+            if let Some(secret) = &system.secret_ref {
+                let volume = format!("connector-{}", system.name);
+                volumes.push(Volume {
+                    name: volume.clone(),
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(secret.name.clone()),
+                        ..SecretVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                });
+                mounts.push(VolumeMount {
+                    name: volume,
+                    mount_path: format!("{CONNECTOR_DIR}/{}", system.name),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                });
+            }
         }
-    };
-    let owner = OwnerKey::Workflow { namespace: tenant.namespace.clone(), name: name.clone() };
-    [ChildObject::ConfigMap(config_map), workload]
+        (volumes, mounts)
+    }
+
+    /// The runner container: its image and arguments, where to find the definition, the
+    /// resources decided, and no privileges.
+    fn container(&self, mounts: Vec<VolumeMount>) -> Container {
+        let spec = &self.workflow.spec;
+        let amounts = BTreeMap::from([
+            ("cpu".to_string(), self.resources.cpu.clone()),
+            ("memory".to_string(), self.resources.memory.clone()),
+        ]);
+        let env = [
+            ("TENANTRY_TENANT", self.tenant.to_string()),
+            ("TENANTRY_WORKFLOW", self.workflow.name_any()),
+            ("TENANTRY_DEFINITION", format!("{DEFINITION_DIR}/{DEFINITION_FILE}")),
+        ]
         .into_iter()
-        .map(|object| Child { owner: owner.clone(), object })
-        .collect()
+        .map(|(key, value)| EnvVar { name: key.to_string(), value: Some(value), ..EnvVar::default() })
+        .collect();
+        Container {
+            name: "runner".to_string(),
+            image: Some(spec.runner.image.clone()),
+            args: (!spec.runner.args.is_empty()).then(|| spec.runner.args.clone()),
+            env: Some(env),
+            resources: Some(ResourceRequirements {
+                requests: Some(amounts.clone()),
+                limits: Some(amounts),
+                ..ResourceRequirements::default()
+            }),
+            security_context: Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), ..Capabilities::default() }),
+                read_only_root_filesystem: Some(true),
+                run_as_non_root: Some(true),
+                ..SecurityContext::default()
+            }),
+            volume_mounts: Some(mounts),
+            ..Container::default()
+        }
+    }
+}
+
+/// A scheduled workflow's CronJob: one run at a time, suspended unless `running`.
+fn cron_job(
+    schedule: &ScheduleTrigger,
+    spec: &WorkflowSpec,
+    metadata: ObjectMeta,
+    labels: &BTreeMap<String, String>,
+    template: PodTemplateSpec,
+    running: bool,
+) -> CronJob {
+    CronJob {
+        metadata,
+        spec: Some(CronJobSpec {
+            schedule: schedule.cron.clone(),
+            time_zone: schedule.time_zone.clone(),
+            suspend: Some(!running),
+            concurrency_policy: Some("Forbid".to_string()),
+            starting_deadline_seconds: Some(300),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels.clone()), ..ObjectMeta::default() }),
+                spec: Some(JobSpec {
+                    backoff_limit: Some(spec.exception_handling.as_ref().map(|e| e.retries).unwrap_or(0)),
+                    template,
+                    ..JobSpec::default()
+                }),
+            },
+        }),
+        ..CronJob::default()
+    }
+}
+
+/// A continuous or event-driven workflow's Deployment, scaled to zero unless `running`.
+fn deployment(
+    spec: &WorkflowSpec,
+    metadata: ObjectMeta,
+    name: &str,
+    template: PodTemplateSpec,
+    running: bool,
+) -> Deployment {
+    let replicas = match (&spec.trigger.continuous, &spec.trigger.event) {
+        (Some(continuous), _) => continuous.replicas,
+        (_, Some(event)) => event.replicas,
+        _ => 1,
+    };
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(if running { replicas } else { 0 }),
+            selector: LabelSelector {
+                match_labels: Some(BTreeMap::from([(labels::WORKFLOW.to_string(), name.to_string())])),
+                ..LabelSelector::default()
+            },
+            template,
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
 }

@@ -1,7 +1,7 @@
 //! Small builders of declared objects for tests: a valid fleet in a few lines, each test
 //! then breaking one thing.
 
-use super::World;
+use crate::World;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use tenantry_api::common::{ResourceAmounts, SecretReference};
 use tenantry_api::partner::Branding;

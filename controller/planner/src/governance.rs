@@ -2,10 +2,9 @@
 //! workflow generation they approve exists). Enforcement of approvals, freezes, regions and
 //! registries builds on these.
 
-use super::conditions::{Conditions, Verdict};
-use super::resolve::Index;
-use super::Plan;
-use super::World;
+use crate::conditions::{Conditions, Verdict};
+use crate::model::Index;
+use crate::world::{Plan, World};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
@@ -38,6 +37,12 @@ pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, Stri
 
 /// Writes the status of every policy and approval.
 pub fn plan_into(world: &World, index: &Index, now: &str, plan: &mut Plan) {
+    policies(world, index, now, plan);
+    approvals(world, index, now, plan);
+}
+
+/// Each policy's status: how many tenants it selects, or why its selector or partner is wrong.
+fn policies(world: &World, index: &Index, now: &str, plan: &mut Plan) {
     for policy in &world.policies {
         let previous = policy.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
         let mut conditions = Conditions::new(previous, now, policy.metadata.generation);
@@ -73,6 +78,10 @@ pub fn plan_into(world: &World, index: &Index, now: &str, plan: &mut Plan) {
             },
         );
     }
+}
+
+/// Each approval's status: whether the workflow generation it approves exists.
+fn approvals(world: &World, index: &Index, now: &str, plan: &mut Plan) {
     for approval in &world.approvals {
         let namespace = approval.namespace().unwrap_or_default();
         let previous = approval.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();

@@ -9,6 +9,17 @@
 // Tests may unwrap: a panic there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+// Modules in layers; each uses only the layers below it, never one beside or above:
+//
+//   lib.rs (plan, fleet_statuses)   runs the layers below in order
+//   build_tenant, build_workflow,   turn decisions into children and statuses
+//     build_fleet, governance
+//   resolve, workflows              decide: references, tiers, each workflow's phase
+//   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
+//   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
+//     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
+//     templates, slice                templates, and the slice of the world one tenant needs
+mod build_fleet;
 mod build_tenant;
 mod build_workflow;
 mod child;
@@ -16,116 +27,22 @@ pub mod conditions;
 pub mod cron;
 mod governance;
 pub mod labels;
+mod meta;
+mod model;
 pub mod quantity;
 mod resolve;
 pub mod slice;
 pub mod templates;
 mod workflows;
+mod world;
 
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
+pub use world::{NamespacedName, Plan, TenantPlan, World};
 
 use jiff::Timestamp;
-use kube_core::ResourceExt;
-use std::collections::{BTreeMap, BTreeSet};
-use tenantry_api::{
-    Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
-    ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
-};
-
-/// Everything the planner reads: the declared objects, with whatever status they carry.
-///
-/// Order does not matter: the planner sorts what it reads, so the same set of objects gives
-/// the same plan whichever way it was listed.
-#[derive(Debug, Clone, Default)]
-pub struct World {
-    /// Declared partners.
-    pub partners: Vec<Partner>,
-    /// Declared service tiers.
-    pub tiers: Vec<ServiceTier>,
-    /// Declared tenants.
-    pub tenants: Vec<Tenant>,
-    /// Declared workflows.
-    pub workflows: Vec<Workflow>,
-    /// Declared governance policies.
-    pub policies: Vec<GovernancePolicy>,
-    /// Declared approvals.
-    pub approvals: Vec<Approval>,
-    /// Billing records written earlier: observed history.
-    pub billing_records: Vec<BillingRecord>,
-}
-
-/// Key of a namespaced object: namespace, then name.
-pub type NamespacedName = (String, String);
-
-/// What the planner decided.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Plan {
-    /// Every object that should exist, in apply order.
-    pub children: Vec<Child>,
-    /// Owners whose existing children must be left exactly as they are (neither applied nor
-    /// pruned) because their input is wrong: bad input never deletes a workload.
-    pub frozen: BTreeSet<OwnerKey>,
-    /// Status of each partner, by name.
-    pub partners: BTreeMap<String, PartnerStatus>,
-    /// Status of each tier, by name.
-    pub tiers: BTreeMap<String, ServiceTierStatus>,
-    /// Status of each tenant, by name.
-    pub tenants: BTreeMap<String, TenantStatus>,
-    /// Status of each workflow, by namespace and name.
-    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
-    /// Status of each governance policy, by name.
-    pub policies: BTreeMap<String, GovernancePolicyStatus>,
-    /// Status of each approval, by namespace and name.
-    pub approvals: BTreeMap<NamespacedName, ApprovalStatus>,
-    /// The tenant each tenant namespace belongs to (the oldest that claims it).
-    pub namespace_owners: BTreeMap<String, String>,
-}
-
-impl Plan {
-    /// The part of the plan that concerns one tenant: its children and status, and those of
-    /// the workflows in its namespace. This is what the live controller acts on per tenant.
-    pub fn for_tenant(&self, tenant: &str) -> TenantPlan {
-        let status = self.tenants.get(tenant).cloned();
-        let namespace = status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_default();
-        let owns_namespace = self.namespace_owners.get(&namespace).map(String::as_str) == Some(tenant);
-        let mine = |owner: &OwnerKey| match owner {
-            OwnerKey::Tenant { name } => name == tenant,
-            OwnerKey::Workflow { namespace: ns, .. } => owns_namespace && ns == &namespace,
-        };
-        TenantPlan {
-            children: self.children.iter().filter(|c| mine(&c.owner)).cloned().collect(),
-            frozen: self.frozen.iter().filter(|o| mine(o)).cloned().collect(),
-            status,
-            workflows: self
-                .workflows
-                .iter()
-                .filter(|((ns, _), _)| owns_namespace && ns == &namespace)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }
-    }
-
-    /// The children that belong to one owner.
-    pub fn children_of<'a>(&'a self, owner: &'a OwnerKey) -> impl Iterator<Item = &'a Child> + 'a {
-        self.children.iter().filter(move |child| &child.owner == owner)
-    }
-}
-
-/// What the plan says about one tenant and the workflows in its namespace.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TenantPlan {
-    /// Children of the tenant and of its workflows, in apply order.
-    pub children: Vec<Child>,
-    /// The tenant or its workflows, when their existing children must be left alone.
-    pub frozen: BTreeSet<OwnerKey>,
-    /// The tenant's status.
-    pub status: Option<TenantStatus>,
-    /// Statuses of the workflows in its namespace.
-    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
-}
 
 /// Plans the whole fleet at instant `now`.
 pub fn plan(world: &World, now: Timestamp) -> Plan {
@@ -149,24 +66,27 @@ enum Scope {
 
 fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
     let now = format_time(now);
-    let index = resolve::Index::new(world);
+    let index = model::Index::new(world);
     let mut plan = Plan::default();
 
-    let tier_verdicts = resolve::tiers(&index, &now, &mut plan);
-    let tenants = resolve::tenants(&index, &tier_verdicts);
+    // Decide.
+    let tier_checks = resolve::tiers(&index);
+    let tenants = resolve::tenants(&index, &tier_checks);
+    let workflow_decisions = workflows::decide(&index, &tenants);
+
+    // Build.
     plan.namespace_owners =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
-    let workflow_outcomes = workflows::decide(&index, &tenants);
-
+    build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
     if scope == Scope::Everything {
         for tenant in tenants.values() {
-            tenant.plan_into(&workflow_outcomes, &now, &mut plan);
+            tenant.plan_into(&workflow_decisions, &now, &mut plan);
         }
     }
-    for outcome in workflow_outcomes.values() {
-        outcome.plan_into(&now, &mut plan);
+    for decision in workflow_decisions.values() {
+        decision.plan_into(&now, &mut plan);
     }
-    resolve::partners(&index, &now, &mut plan);
+    build_fleet::partners(&index, &now, &mut plan);
     governance::plan_into(world, &index, &now, &mut plan);
 
     plan.children.sort_by(Child::apply_order);
@@ -176,13 +96,6 @@ fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
 /// The clock as the API writes it: RFC 3339 in UTC, whole seconds.
 pub fn format_time(now: Timestamp) -> String {
     Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
-}
-
-/// Sort key for "oldest first": creation time when the object has one (a live cluster), then
-/// name. Objects without one (offline YAML) sort after those with one, by name.
-fn age_key<K: ResourceExt>(object: &K) -> (Timestamp, String) {
-    let created = object.creation_timestamp().map(|t| t.0).unwrap_or(Timestamp::MAX);
-    (created, object.name_any())
 }
 
 #[cfg(any(test, feature = "fixtures"))]

@@ -2,71 +2,17 @@
 //! which tiers are usable, which namespace belongs to which tenant. Every broken reference
 //! becomes a verdict naming the field at fault, and the rest of the fleet is still planned.
 
-use super::conditions::{Conditions, Verdict};
-use super::quantity::{self, Milli};
-use super::{age_key, labels, Plan, World};
+use crate::conditions::Verdict;
+use crate::labels;
+use crate::model::{age_key, Amount, ContainerLimits, Index, Resolved, TenantResolution, TierCheck};
+use crate::quantity;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::tenant::TierHistoryEntry;
-use tenantry_api::{Partner, PartnerStatus, ServiceTier, ServiceTierStatus, Tenant, Workflow};
+use tenantry_api::{ServiceTier, Tenant};
 
 /// Namespaces tenantry never takes over, whatever a tenant declares.
 const RESERVED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// The declared objects by name.
-pub struct Index<'a> {
-    /// Partners by name.
-    pub partners: BTreeMap<String, &'a Partner>,
-    /// Tiers by name.
-    pub tiers: BTreeMap<String, &'a ServiceTier>,
-    /// Tenants by name.
-    pub tenants: BTreeMap<String, &'a Tenant>,
-    /// Workflows by namespace and name.
-    pub workflows: BTreeMap<(String, String), &'a Workflow>,
-}
-
-impl<'a> Index<'a> {
-    /// Indexes a world.
-    pub fn new(world: &'a World) -> Self {
-        Index {
-            partners: world.partners.iter().map(|o| (o.name_any(), o)).collect(),
-            tiers: world.tiers.iter().map(|o| (o.name_any(), o)).collect(),
-            tenants: world.tenants.iter().map(|o| (o.name_any(), o)).collect(),
-            workflows: world.workflows.iter().map(|o| ((o.namespace().unwrap_or_default(), o.name_any()), o)).collect(),
-        }
-    }
-}
-
-/// One resource amount as written and as parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Amount {
-    /// As written in the tier, reused verbatim in children.
-    pub quantity: Quantity,
-    /// Parsed, for comparisons.
-    pub milli: Milli,
-}
-
-/// A tier's container limits, parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContainerLimits {
-    /// CPU of a container that asks for none.
-    pub default_cpu: Amount,
-    /// Memory of a container that asks for none.
-    pub default_memory: Amount,
-    /// Most CPU a container may have.
-    pub max_cpu: Amount,
-    /// Most memory a container may have.
-    pub max_memory: Amount,
-}
-
-/// A tier as the planner can use it.
-pub struct TierCheck {
-    /// Whether tenants can be planned on it.
-    pub verdict: Verdict,
-    /// Parsed limits, when they are valid.
-    pub limits: Option<ContainerLimits>,
-}
 
 fn amount(value: Option<&Quantity>, field: &str) -> Result<Amount, Verdict> {
     let quantity = value.ok_or_else(|| Verdict::stalled("InvalidLimits", format!("{field} is required")))?;
@@ -110,99 +56,25 @@ fn check_tier(index: &Index, tier: &ServiceTier) -> Result<ContainerLimits, Verd
     Ok(parsed)
 }
 
-/// Checks every tier and writes its status.
-pub fn tiers(index: &Index, now: &str, plan: &mut Plan) -> BTreeMap<String, TierCheck> {
+/// Checks every tier: whether tenants can be planned on it, and its parsed limits.
+pub fn tiers(index: &Index) -> BTreeMap<String, TierCheck> {
     let mut checks = BTreeMap::new();
     for (name, tier) in &index.tiers {
-        let (verdict, limits) = match check_tier(index, tier) {
-            Ok(limits) => (Verdict::ready("Valid", "tier is valid"), Some(limits)),
-            Err(verdict) => (verdict, None),
+        let check = match check_tier(index, tier) {
+            Ok(limits) => TierCheck { verdict: Verdict::ready("Valid", "tier is valid"), limits: Some(limits) },
+            Err(verdict) => TierCheck { verdict, limits: None },
         };
-        let previous = tier.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-        let mut conditions = Conditions::new(previous, now, tier.metadata.generation);
-        conditions.readiness(&verdict);
-        let tenants = index.tenants.values().filter(|t| &t.spec.tier_ref == name).count();
-        plan.tiers.insert(
-            name.clone(),
-            ServiceTierStatus {
-                observed_generation: tier.metadata.generation,
-                tenants: tenants as i32,
-                conditions: conditions.finish(),
-            },
-        );
-        checks.insert(name.clone(), TierCheck { verdict, limits });
+        checks.insert(name.clone(), check);
     }
     checks
 }
 
-/// Writes every partner's status.
-pub fn partners(index: &Index, now: &str, plan: &mut Plan) {
-    for (name, partner) in &index.partners {
-        let tenants: Vec<_> = index.tenants.values().filter(|t| &t.spec.partner_ref == name).collect();
-        let verdict = if labels::is_valid_value(name) {
-            Verdict::ready("Valid", format!("{} tenants", tenants.len()))
-        } else {
-            Verdict::stalled("InvalidName", "partner names must be valid label values (at most 63 characters)")
-        };
-        let previous = partner.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-        let mut conditions = Conditions::new(previous, now, partner.metadata.generation);
-        conditions.readiness(&verdict);
-        plan.partners.insert(
-            name.clone(),
-            PartnerStatus {
-                observed_generation: partner.metadata.generation,
-                tenants: tenants.len() as i32,
-                active_tenants: tenants.iter().filter(|t| !t.spec.suspended).count() as i32,
-                tiers: index.tiers.values().filter(|t| &t.spec.partner_ref == name).count() as i32,
-                conditions: conditions.finish(),
-            },
-        );
-    }
-}
-
-/// A tenant whose references all resolve.
-pub struct Resolved<'a> {
-    /// Its partner.
-    pub partner: &'a Partner,
-    /// Its tier.
-    pub tier: &'a ServiceTier,
-    /// Its tier's parsed container limits.
-    pub limits: ContainerLimits,
-    /// A problem that does not stop planning (too many connected systems).
-    pub warning: Option<Verdict>,
-}
-
-/// A tenant and what the planner can do with it.
-pub struct TenantPlan<'a> {
-    /// The declared tenant.
-    pub tenant: &'a Tenant,
-    /// Its name.
-    pub name: String,
-    /// The namespace it runs in.
-    pub namespace: String,
-    /// Whether the namespace is this tenant's (false when an older tenant claimed it first).
-    pub owns_namespace: bool,
-    /// Resolved references, or why they do not resolve.
-    pub state: Result<Resolved<'a>, Verdict>,
-}
-
-impl TenantPlan<'_> {
-    /// The tier history with the current tier appended when it changed: observed history
-    /// plus this observation. Only a resolved tier enters the history, so a typo never
-    /// shows up in a bill.
-    pub fn tier_history(&self, now: &str) -> Vec<TierHistoryEntry> {
-        let mut history = self.tenant.status.as_ref().map(|s| s.tier_history.clone()).unwrap_or_default();
-        if let Ok(resolved) = &self.state {
-            let current = resolved.tier.name_any();
-            if history.last().map(|entry| entry.tier != current).unwrap_or(true) {
-                history.push(TierHistoryEntry {
-                    tier: current,
-                    level: Some(resolved.tier.spec.level),
-                    since: now.to_string(),
-                });
-            }
-        }
-        history
+/// Whether a partner with `tenants` tenants is usable: its name must fit in a label.
+pub fn partner(name: &str, tenants: usize) -> Verdict {
+    if labels::is_valid_value(name) {
+        Verdict::ready("Valid", format!("{tenants} tenants"))
+    } else {
+        Verdict::stalled("InvalidName", "partner names must be valid label values (at most 63 characters)")
     }
 }
 
@@ -277,7 +149,10 @@ fn resolve_tenant<'a>(
 }
 
 /// Resolves every tenant. Where two tenants claim one namespace, the older keeps it.
-pub fn tenants<'a>(index: &Index<'a>, tier_checks: &BTreeMap<String, TierCheck>) -> BTreeMap<String, TenantPlan<'a>> {
+pub fn tenants<'a>(
+    index: &Index<'a>,
+    tier_checks: &BTreeMap<String, TierCheck>,
+) -> BTreeMap<String, TenantResolution<'a>> {
     let mut by_age: Vec<&&Tenant> = index.tenants.values().collect();
     by_age.sort_by_key(|t| age_key(**t));
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
@@ -296,7 +171,7 @@ pub fn tenants<'a>(index: &Index<'a>, tier_checks: &BTreeMap<String, TierCheck>)
                 resolve_tenant(index, tier_checks, tenant, &name, &namespace)
             }
         };
-        plans.insert(name.clone(), TenantPlan { tenant, name, namespace, owns_namespace, state });
+        plans.insert(name.clone(), TenantResolution { tenant, name, namespace, owns_namespace, state });
     }
     plans
 }

@@ -4,7 +4,7 @@
 //! A tenant's children and statuses depend on the tenants that claim the same namespace,
 //! their partners and tiers (and those tiers' partners), and the workflows in it.
 
-use super::World;
+use crate::world::World;
 use kube_core::ResourceExt;
 use tenantry_api::{Partner, ServiceTier, Tenant, Workflow};
 

@@ -5,7 +5,7 @@ use super::fixtures::*;
 use super::*;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tenantry_api::workflow::Trigger;
-use tenantry_api::{Condition, ConditionStatus, WorkflowCategory, WorkflowPhase};
+use tenantry_api::{Condition, ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowStatus};
 
 /// A change that breaks one thing in a valid object.
 type Breakage<T> = Box<dyn Fn(&mut T)>;

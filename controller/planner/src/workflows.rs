@@ -2,117 +2,30 @@
 //! held by its tier, or running; and which workflows the tier's `maxWorkflows` lets run
 //! (the oldest keep running).
 
-use super::conditions::{Conditions, Verdict};
-use super::resolve::{Amount, ContainerLimits, Index, Resolved, TenantPlan};
-use super::{age_key, build_workflow, cron, labels, quantity, templates, OwnerKey, Plan};
+use crate::conditions::Verdict;
+use crate::model::{age_key, Amount, ContainerLimits, Index, Resolved, Resources, TenantResolution, WorkflowDecision};
+use crate::world::NamespacedName;
+use crate::{cron, labels, quantity, templates};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::common::ResourceAmounts;
 use tenantry_api::workflow::Trigger;
-use tenantry_api::{ConditionStatus, Workflow, WorkflowPhase, WorkflowStatus};
+use tenantry_api::{Workflow, WorkflowPhase, WorkflowSpec};
 
 /// Longest CronJob name Kubernetes accepts (it appends 11 characters to name its Jobs).
 const MAX_CRONJOB_NAME: usize = 52;
 
-/// The CPU and memory a workflow's container gets, after defaults and caps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resources {
-    /// CPU request and limit.
-    pub cpu: Quantity,
-    /// Memory request and limit.
-    pub memory: Quantity,
-    /// Fields that asked for more than the tier allows, with what was asked.
-    pub capped: Vec<String>,
-}
-
-/// What the planner decided for one workflow.
-pub struct Outcome<'a, 'w> {
-    /// The declared workflow.
-    pub workflow: &'a Workflow,
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its tenant, when the namespace belongs to a resolved one.
-    pub tenant: Option<(&'w TenantPlan<'a>, &'w Resolved<'a>)>,
-    /// Where it stands.
-    pub phase: WorkflowPhase,
-    /// Ready or why not.
-    pub verdict: Verdict,
-    /// Container resources, when it is deployed.
-    pub resources: Option<Resources>,
-}
-
-impl Outcome<'_, '_> {
-    /// The key of this workflow as an owner of children.
-    pub fn owner(&self) -> OwnerKey {
-        OwnerKey::Workflow { namespace: self.namespace.clone(), name: self.name.clone() }
-    }
-
-    /// Whether its children are planned (true unless it is blocked).
-    pub fn deployed(&self) -> bool {
-        self.phase != WorkflowPhase::Blocked
-    }
-
-    /// Adds the workflow's children (or freezes them) and its status to the plan.
-    pub fn plan_into(&self, now: &str, plan: &mut Plan) {
-        let previous = self.workflow.status.clone().unwrap_or_default();
-        let mut conditions = Conditions::new(&previous.conditions, now, self.workflow.metadata.generation);
-        conditions.readiness(&self.verdict);
-        let mut deployed_generation = previous.deployed_generation;
-        match (&self.tenant, &self.resources) {
-            (Some((tenant, resolved)), Some(resources)) if self.deployed() => {
-                let running = self.phase == WorkflowPhase::Running;
-                plan.children.extend(build_workflow::children(self.workflow, tenant, resolved, resources, running));
-                deployed_generation = self.workflow.metadata.generation;
-                if let Some(capped) = (!resources.capped.is_empty()).then(|| resources.capped.join("; ")) {
-                    conditions.set("ResourcesCapped", ConditionStatus::True, "AboveTierMaximum", capped);
-                }
-            }
-            _ => {
-                plan.frozen.insert(self.owner());
-            }
-        }
-        plan.workflows.insert(
-            (self.namespace.clone(), self.name.clone()),
-            WorkflowStatus {
-                observed_generation: self.workflow.metadata.generation,
-                phase: Some(self.phase),
-                reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
-                trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
-                deployed_generation,
-                runs: previous.runs.clone(),
-                last_run_time: previous.last_run_time.clone(),
-                conditions: conditions.finish(),
-            },
-        );
-    }
-}
-
-/// One line describing a trigger, for printer columns and tables.
-pub fn trigger_summary(trigger: &Trigger) -> String {
-    match (&trigger.schedule, &trigger.continuous, &trigger.event) {
-        (Some(schedule), None, None) => match &schedule.time_zone {
-            Some(zone) => format!("schedule {} ({zone})", schedule.cron),
-            None => format!("schedule {}", schedule.cron),
-        },
-        (None, Some(continuous), None) => format!("continuous x{}", continuous.replicas),
-        (None, None, Some(event)) => format!("event {}", event.source),
-        _ => "invalid".to_string(),
-    }
-}
-
 /// Decides every workflow.
 pub fn decide<'a, 'w>(
     index: &Index<'a>,
-    tenants: &'w BTreeMap<String, TenantPlan<'a>>,
-) -> BTreeMap<(String, String), Outcome<'a, 'w>> {
-    let namespace_owner: BTreeMap<&str, &TenantPlan> =
+    tenants: &'w BTreeMap<String, TenantResolution<'a>>,
+) -> BTreeMap<NamespacedName, WorkflowDecision<'a, 'w>> {
+    let namespace_owner: BTreeMap<&str, &TenantResolution> =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.as_str(), t)).collect();
-    let mut outcomes = BTreeMap::new();
+    let mut decisions = BTreeMap::new();
     // Workflows that could run, per tenant namespace, before the tier's maxWorkflows.
-    let mut eligible: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut eligible: BTreeMap<String, Vec<NamespacedName>> = BTreeMap::new();
 
     for ((namespace, name), workflow) in &index.workflows {
         let key = (namespace.clone(), name.clone());
@@ -143,80 +56,131 @@ pub fn decide<'a, 'w>(
                 }
             },
         };
-        outcomes.insert(
+        decisions.insert(
             key,
-            Outcome { workflow, namespace: namespace.clone(), name: name.clone(), tenant, phase, verdict, resources },
+            WorkflowDecision {
+                workflow,
+                namespace: namespace.clone(),
+                name: name.clone(),
+                tenant,
+                phase,
+                verdict,
+                resources,
+            },
         );
     }
-
     for keys in eligible.values_mut() {
         keys.sort_by_key(|key| age_key(index.workflows[key]));
-        for (position, key) in keys.iter().enumerate() {
-            let Some(outcome) = outcomes.get_mut(key) else { continue };
-            let Some((_, resolved)) = outcome.tenant else { continue };
-            let max = resolved.tier.spec.limits.max_workflows.max(0) as usize;
-            if position >= max {
-                outcome.phase = WorkflowPhase::Held;
-                outcome.verdict = Verdict::stalled(
-                    "TierWorkflowLimit",
-                    format!(
-                        "tier '{}' runs at most {max} workflows and {max} older ones already run; this one is held (scaled to zero)",
-                        resolved.tier.name_any(),
-                    ),
-                );
-            }
-        }
+        hold_beyond_limit(keys, &mut decisions);
     }
-    outcomes
+    decisions
 }
 
-/// Decides one workflow of a resolved tenant, before the workflow limit is applied.
+/// Holds the workflows of one namespace, oldest first in `keys`, that come after the tier's
+/// `maxWorkflows`.
+fn hold_beyond_limit(keys: &[NamespacedName], decisions: &mut BTreeMap<NamespacedName, WorkflowDecision>) {
+    for (position, key) in keys.iter().enumerate() {
+        let Some(decision) = decisions.get_mut(key) else { continue };
+        let Some((_, resolved)) = decision.tenant else { continue };
+        let max = resolved.tier.spec.limits.max_workflows.max(0) as usize;
+        if position >= max {
+            decision.phase = WorkflowPhase::Held;
+            decision.verdict = Verdict::stalled(
+                "TierWorkflowLimit",
+                format!(
+                    "tier '{}' runs at most {max} workflows and {max} older ones already run; this one is held (scaled to zero)",
+                    resolved.tier.name_any(),
+                ),
+            );
+        }
+    }
+}
+
+/// Decides one workflow of a resolved tenant, before the workflow limit is applied: an error
+/// in its spec or its resources blocks it; otherwise the tenant, the workflow and the tier
+/// decide whether it runs.
 fn decide_one(
     workflow: &Workflow,
     name: &str,
-    tenant: &TenantPlan,
+    tenant: &TenantResolution,
     resolved: &Resolved,
 ) -> (WorkflowPhase, Verdict, Option<Resources>) {
-    let blocked = |reason: &str, message: String| (WorkflowPhase::Blocked, Verdict::stalled(reason, message), None);
     let spec = &workflow.spec;
-    let schedule = spec.trigger.schedule.as_ref();
-    if !labels::is_valid_value(name) {
-        return blocked("InvalidName", format!("workflow name '{name}' must be at most 63 characters"));
+    let spec_error = name_error(name, &spec.trigger)
+        .or_else(|| trigger_error(&spec.trigger))
+        .or_else(|| template_error(spec))
+        .or_else(|| connector_error(spec, tenant));
+    if let Some(verdict) = spec_error {
+        return (WorkflowPhase::Blocked, verdict, None);
     }
-    if schedule.is_some() && name.len() > MAX_CRONJOB_NAME {
-        return blocked(
+    match choose_resources(spec.runner.resources.as_ref(), &resolved.limits) {
+        Ok(resources) => {
+            let (phase, verdict) = standing(spec, tenant, resolved);
+            (phase, verdict, Some(resources))
+        }
+        Err(message) => (WorkflowPhase::Blocked, Verdict::stalled("InvalidResources", message), None),
+    }
+}
+
+/// The name must be a label value, and short enough for a CronJob when scheduled.
+fn name_error(name: &str, trigger: &Trigger) -> Option<Verdict> {
+    if !labels::is_valid_value(name) {
+        return Some(Verdict::stalled("InvalidName", format!("workflow name '{name}' must be at most 63 characters")));
+    }
+    if trigger.schedule.is_some() && name.len() > MAX_CRONJOB_NAME {
+        return Some(Verdict::stalled(
             "InvalidName",
             format!("a scheduled workflow's name must be at most {MAX_CRONJOB_NAME} characters (CronJob limit)"),
-        );
+        ));
     }
-    let triggers = [schedule.is_some(), spec.trigger.continuous.is_some(), spec.trigger.event.is_some()];
-    if triggers.iter().filter(|set| **set).count() != 1 {
-        return blocked("InvalidTrigger", "spec.trigger: set exactly one of schedule, continuous or event".into());
+    None
+}
+
+/// Exactly one trigger, and a schedule a CronJob accepts in a time zone that exists.
+fn trigger_error(trigger: &Trigger) -> Option<Verdict> {
+    let set = [trigger.schedule.is_some(), trigger.continuous.is_some(), trigger.event.is_some()];
+    if set.iter().filter(|set| **set).count() != 1 {
+        return Some(Verdict::stalled(
+            "InvalidTrigger",
+            "spec.trigger: set exactly one of schedule, continuous or event",
+        ));
     }
-    if let Some(schedule) = schedule {
-        if let Err(why) = cron::validate(&schedule.cron) {
-            return blocked("InvalidSchedule", format!("spec.trigger.schedule.cron '{}': {why}", schedule.cron));
-        }
-        if let Some(zone) = &schedule.time_zone {
-            if jiff::tz::TimeZone::get(zone).is_err() || zone == "Local" {
-                return blocked(
-                    "InvalidTimeZone",
-                    format!("spec.trigger.schedule.timeZone: '{zone}' is not an IANA time zone"),
-                );
-            }
-        }
+    let schedule = trigger.schedule.as_ref()?;
+    if let Err(why) = cron::validate(&schedule.cron) {
+        return Some(Verdict::stalled(
+            "InvalidSchedule",
+            format!("spec.trigger.schedule.cron '{}': {why}", schedule.cron),
+        ));
     }
-    if !templates::allowed(spec.category, &spec.template) {
-        return blocked(
-            "UnknownTemplate",
-            format!(
-                "spec.template: '{}' is not a {} template (known: {}; or use a custom- prefix)",
-                spec.template,
-                spec.category,
-                templates::known(spec.category).join(", ")
-            ),
-        );
+    let zone = schedule.time_zone.as_ref()?;
+    if jiff::tz::TimeZone::get(zone).is_err() || zone == "Local" {
+        return Some(Verdict::stalled(
+            "InvalidTimeZone",
+            format!("spec.trigger.schedule.timeZone: '{zone}' is not an IANA time zone"),
+        ));
     }
+    None
+}
+
+/// The template must be one the runner knows for the category, or a `custom-` one.
+fn template_error(spec: &WorkflowSpec) -> Option<Verdict> {
+    if templates::allowed(spec.category, &spec.template) {
+        return None;
+    }
+    Some(Verdict::stalled(
+        "UnknownTemplate",
+        format!(
+            "spec.template: '{}' is not a {} template (known: {}; or use a custom- prefix)",
+            spec.template,
+            spec.category,
+            templates::known(spec.category).join(", ")
+        ),
+    ))
+}
+
+/// Every connector, and the system an event comes from, must be a connected system of the
+/// tenant.
+fn connector_error(spec: &WorkflowSpec, tenant: &TenantResolution) -> Option<Verdict> {
     let declared: Vec<&str> = tenant.tenant.spec.connected_systems.iter().map(|s| s.name.as_str()).collect();
     let mut wanted: Vec<(&str, String)> =
         spec.connectors.iter().map(|c| (c.as_str(), format!("spec.connectors: '{c}'"))).collect();
@@ -224,21 +188,16 @@ fn decide_one(
         let system = event.source.split('/').next().unwrap_or_default();
         wanted.push((system, format!("spec.trigger.event.source: '{system}'")));
     }
-    if let Some((_, field)) = wanted.iter().find(|(name, _)| !declared.contains(name)) {
-        return blocked(
-            "MissingConnector",
-            format!(
-                "{field} is not a connected system of tenant '{}' (declared: {})",
-                tenant.name,
-                declared.join(", ")
-            ),
-        );
-    }
-    let resources = match choose_resources(spec.runner.resources.as_ref(), &resolved.limits) {
-        Ok(resources) => resources,
-        Err(message) => return blocked("InvalidResources", message),
-    };
+    let (_, field) = wanted.iter().find(|(name, _)| !declared.contains(name))?;
+    Some(Verdict::stalled(
+        "MissingConnector",
+        format!("{field} is not a connected system of tenant '{}' (declared: {})", tenant.name, declared.join(", ")),
+    ))
+}
 
+/// Where a deployable workflow stands: suspended with its tenant, paused, held by a tier that
+/// does not allow its category, or running.
+fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved) -> (WorkflowPhase, Verdict) {
     if tenant.tenant.spec.suspended {
         return (
             WorkflowPhase::Suspended,
@@ -246,14 +205,12 @@ fn decide_one(
                 "TenantSuspended",
                 format!("tenant '{}' is suspended; the workflow is scaled to zero", tenant.name),
             ),
-            Some(resources),
         );
     }
     if spec.paused {
         return (
             WorkflowPhase::Suspended,
             Verdict::idle("Paused", "spec.paused is true; the workflow is scaled to zero"),
-            Some(resources),
         );
     }
     if !resolved.tier.spec.workflow_categories.contains(&spec.category) {
@@ -267,14 +224,9 @@ fn decide_one(
                     spec.category
                 ),
             ),
-            Some(resources),
         );
     }
-    (
-        WorkflowPhase::Running,
-        Verdict::ready("Deployed", "workload planned with the current definition"),
-        Some(resources),
-    )
+    (WorkflowPhase::Running, Verdict::ready("Deployed", "workload planned with the current definition"))
 }
 
 /// Defaults missing resources from the tier and caps them at its maximum.

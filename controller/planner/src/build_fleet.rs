@@ -1,0 +1,49 @@
+//! Statuses of the fleet-wide objects resolving decided about: partners (their tenant and
+//! tier counts) and tiers (whether they are usable, and how many tenants are on them).
+
+use crate::conditions::Conditions;
+use crate::model::{Index, TierCheck};
+use crate::resolve;
+use crate::world::Plan;
+use std::collections::BTreeMap;
+use tenantry_api::{PartnerStatus, ServiceTierStatus};
+
+/// Writes every tier's status from its check.
+pub fn tiers(index: &Index, checks: &BTreeMap<String, TierCheck>, now: &str, plan: &mut Plan) {
+    for (name, tier) in &index.tiers {
+        let Some(check) = checks.get(name) else { continue };
+        let previous = tier.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        let mut conditions = Conditions::new(previous, now, tier.metadata.generation);
+        conditions.readiness(&check.verdict);
+        let tenants = index.tenants.values().filter(|t| &t.spec.tier_ref == name).count();
+        plan.tiers.insert(
+            name.clone(),
+            ServiceTierStatus {
+                observed_generation: tier.metadata.generation,
+                tenants: tenants as i32,
+                conditions: conditions.finish(),
+            },
+        );
+    }
+}
+
+/// Writes every partner's status.
+pub fn partners(index: &Index, now: &str, plan: &mut Plan) {
+    for (name, partner) in &index.partners {
+        let tenants: Vec<_> = index.tenants.values().filter(|t| &t.spec.partner_ref == name).collect();
+        let verdict = resolve::partner(name, tenants.len());
+        let previous = partner.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        let mut conditions = Conditions::new(previous, now, partner.metadata.generation);
+        conditions.readiness(&verdict);
+        plan.partners.insert(
+            name.clone(),
+            PartnerStatus {
+                observed_generation: partner.metadata.generation,
+                tenants: tenants.len() as i32,
+                active_tenants: tenants.iter().filter(|t| !t.spec.suspended).count() as i32,
+                tiers: index.tiers.values().filter(|t| &t.spec.partner_ref == name).count() as i32,
+                conditions: conditions.finish(),
+            },
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! What the planner reads ([`World`]) and what it answers ([`Plan`], and [`TenantPlan`] for
+//! one tenant).
+
+use crate::child::{Child, OwnerKey};
+use std::collections::{BTreeMap, BTreeSet};
+use tenantry_api::{
+    Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
+    ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
+};
+
+/// Everything the planner reads: the declared objects, with whatever status they carry.
+///
+/// Order does not matter: the planner sorts what it reads, so the same set of objects gives
+/// the same plan whichever way it was listed.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// Declared partners.
+    pub partners: Vec<Partner>,
+    /// Declared service tiers.
+    pub tiers: Vec<ServiceTier>,
+    /// Declared tenants.
+    pub tenants: Vec<Tenant>,
+    /// Declared workflows.
+    pub workflows: Vec<Workflow>,
+    /// Declared governance policies.
+    pub policies: Vec<GovernancePolicy>,
+    /// Declared approvals.
+    pub approvals: Vec<Approval>,
+    /// Billing records written earlier: observed history.
+    pub billing_records: Vec<BillingRecord>,
+}
+
+/// Key of a namespaced object: namespace, then name.
+pub type NamespacedName = (String, String);
+
+/// What the planner decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Every object that should exist, in apply order.
+    pub children: Vec<Child>,
+    /// Owners whose existing children must be left exactly as they are (neither applied nor
+    /// pruned) because their input is wrong: bad input never deletes a workload.
+    pub frozen: BTreeSet<OwnerKey>,
+    /// Status of each partner, by name.
+    pub partners: BTreeMap<String, PartnerStatus>,
+    /// Status of each tier, by name.
+    pub tiers: BTreeMap<String, ServiceTierStatus>,
+    /// Status of each tenant, by name.
+    pub tenants: BTreeMap<String, TenantStatus>,
+    /// Status of each workflow, by namespace and name.
+    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+    /// Status of each governance policy, by name.
+    pub policies: BTreeMap<String, GovernancePolicyStatus>,
+    /// Status of each approval, by namespace and name.
+    pub approvals: BTreeMap<NamespacedName, ApprovalStatus>,
+    /// The tenant each tenant namespace belongs to (the oldest that claims it).
+    pub namespace_owners: BTreeMap<String, String>,
+}
+
+impl Plan {
+    /// The part of the plan that concerns one tenant: its children and status, and those of
+    /// the workflows in its namespace. This is what the live controller acts on per tenant.
+    pub fn for_tenant(&self, tenant: &str) -> TenantPlan {
+        let status = self.tenants.get(tenant).cloned();
+        let namespace = status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_default();
+        let owns_namespace = self.namespace_owners.get(&namespace).map(String::as_str) == Some(tenant);
+        let mine = |owner: &OwnerKey| match owner {
+            OwnerKey::Tenant { name } => name == tenant,
+            OwnerKey::Workflow { namespace: ns, .. } => owns_namespace && ns == &namespace,
+        };
+        TenantPlan {
+            children: self.children.iter().filter(|c| mine(&c.owner)).cloned().collect(),
+            frozen: self.frozen.iter().filter(|o| mine(o)).cloned().collect(),
+            status,
+            workflows: self
+                .workflows
+                .iter()
+                .filter(|((ns, _), _)| owns_namespace && ns == &namespace)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// The children that belong to one owner.
+    pub fn children_of<'a>(&'a self, owner: &'a OwnerKey) -> impl Iterator<Item = &'a Child> + 'a {
+        self.children.iter().filter(move |child| &child.owner == owner)
+    }
+}
+
+/// What the plan says about one tenant and the workflows in its namespace.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantPlan {
+    /// Children of the tenant and of its workflows, in apply order.
+    pub children: Vec<Child>,
+    /// The tenant or its workflows, when their existing children must be left alone.
+    pub frozen: BTreeSet<OwnerKey>,
+    /// The tenant's status.
+    pub status: Option<TenantStatus>,
+    /// Statuses of the workflows in its namespace.
+    pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+}
