@@ -4,7 +4,7 @@
 
 use super::index::{owner_of, ChildRef};
 use crate::planner::quantity;
-use crate::planner::{Child, ChildKind, OwnerKey};
+use crate::planner::{Child, ChildKind, OwnerKey, WorkloadState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
@@ -118,6 +118,39 @@ impl Observed {
 /// The UID of the controller among `references`.
 pub fn controller_uid(references: &[OwnerReference]) -> Option<String> {
     references.iter().find(|r| r.controller == Some(true)).map(|r| r.uid.clone())
+}
+
+/// What the cluster shows of a workflow's workload, from its observed Deployment or CronJob:
+/// an input of the planner, which makes the workflow Ready only once it runs.
+pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&DynamicObject>) -> Option<WorkloadState> {
+    let number = |object: &DynamicObject, pointer: &str| object.data.pointer(pointer).and_then(Value::as_i64);
+    if let Some(deployment) = deployment {
+        let desired = number(deployment, "/spec/replicas").unwrap_or(1);
+        let updated = number(deployment, "/status/updatedReplicas").unwrap_or(0);
+        let available = number(deployment, "/status/availableReplicas").unwrap_or(0);
+        let observed = number(deployment, "/status/observedGeneration").unwrap_or(0);
+        let current = observed >= deployment.metadata.generation.unwrap_or(0);
+        let condition = deployment
+            .data
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Available" && c["status"] == "True"));
+        return Some(WorkloadState {
+            running: current && condition && updated >= desired && available >= desired,
+            message: format!("Deployment: {available}/{desired} replicas available, {updated} updated"),
+            runs: None,
+            last_run_time: None,
+        });
+    }
+    let cron_job = cron_job?;
+    let suspended = cron_job.data.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let schedule = cron_job.data.pointer("/spec/schedule").and_then(Value::as_str).unwrap_or_default();
+    Some(WorkloadState {
+        running: !suspended,
+        message: if suspended { "CronJob suspended".into() } else { format!("CronJob scheduled ({schedule})") },
+        runs: None,
+        last_run_time: cron_job.data.pointer("/status/lastScheduleTime").and_then(Value::as_str).map(str::to_string),
+    })
 }
 
 /// Whether a refusal needs a human (the object is invalid, forbidden or over quota) rather

@@ -179,6 +179,14 @@ impl Catalog for Caches {
         let names = self.index().tenants_in_namespace(namespace);
         names.iter().filter_map(|name| Catalog::tenant(self, name)).collect()
     }
+    fn workload(&self, namespace: &str, name: &str) -> Option<planner::WorkloadState> {
+        let observed = |kind| {
+            let reference = ChildRef { kind, namespace: namespace.to_string(), name: name.to_string() };
+            self.children.get(&kind).and_then(|store| store.get(&object_ref(&reference)))
+        };
+        let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
+        super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())
+    }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         let names = self.index().workflows_in_namespace(namespace);
         names

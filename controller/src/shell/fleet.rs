@@ -67,6 +67,7 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
         billing_records: Vec::new(),
+        workloads: Default::default(),
     };
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {

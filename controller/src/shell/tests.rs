@@ -118,6 +118,13 @@ fn stored(plan: &planner::Plan) -> Vec<(ChildKind, DynamicObject)> {
             manifest["metadata"]["uid"] =
                 json!(format!("uid-{}", child.object.meta().name.clone().unwrap_or_default()));
             manifest["metadata"]["resourceVersion"] = json!("7");
+            if child.object.kind() == ChildKind::Deployment {
+                // Rolled out: every replica updated and available.
+                let replicas = manifest["spec"]["replicas"].clone();
+                manifest["metadata"]["generation"] = json!(1);
+                manifest["status"] = json!({"observedGeneration": 1, "updatedReplicas": replicas,
+                    "availableReplicas": replicas, "conditions": [{"type": "Available", "status": "True"}]});
+            }
             (child.object.kind(), serde_json::from_value(manifest).expect("dynamic object"))
         })
         .collect()
@@ -131,7 +138,19 @@ fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     world.tenants[0].metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     world.tenants[0].metadata.generation = Some(1);
     world.workflows[0].metadata.generation = Some(1);
-    let earlier = planner::plan(&world, "2026-11-01T00:00:00Z".parse().expect("instant"));
+    let earlier: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().expect("instant");
+    let observed = stored(&planner::plan(&world, earlier));
+    // The workloads run: the statuses written then say so.
+    let caches = Caches::from_snapshot(&world, observed);
+    world.workloads = world
+        .workflows
+        .iter()
+        .filter_map(|w| {
+            let key = (w.metadata.namespace.clone().unwrap_or_default(), w.metadata.name.clone().unwrap_or_default());
+            planner::Catalog::workload(&caches, &key.0, &key.1).map(|state| (key, state))
+        })
+        .collect();
+    let earlier = planner::plan(&world, earlier);
     world.tenants[0].status = earlier.tenants.get("shop").cloned();
     for workflow in &mut world.workflows {
         let key = (
@@ -170,7 +189,10 @@ async fn a_deleted_managed_deployment_is_applied_again() {
     let (world, mut observed) = settled_fleet();
     observed.retain(|(kind, _)| *kind != ChildKind::Deployment);
     let seen = reconcile_shop(&world, observed, Server::default()).await;
-    let writes: Vec<&Seen> = seen.iter().filter(|s| s.is_write()).collect();
+    // The workflow no longer runs, and its status says so until the Deployment is back.
+    let status = seen.iter().find(|s| s.path.ends_with("workflows/orders/status")).expect("workflow status");
+    assert_eq!(condition(&status.body, "Ready").map(|c| c["reason"].clone()), Some(json!("Deploying")));
+    let writes: Vec<&Seen> = seen.iter().filter(|s| s.is_write() && !s.path.ends_with("/status")).collect();
     assert_eq!(writes.len(), 1, "{writes:#?}");
     assert_eq!(writes[0].method, "PATCH");
     assert_eq!(writes[0].path, "/apis/apps/v1/namespaces/tenant-shop/deployments/orders");
