@@ -840,3 +840,59 @@ async fn an_approval_in_a_tenant_namespace_finds_its_workflow() {
     })
     .await;
 }
+
+/// The Ready condition of a workflow, once `check` accepts its status.
+async fn workflow_until(
+    fleet: &Fleet,
+    name: &str,
+    what: &str,
+    deadline: Duration,
+    check: impl Fn(&tenantry::api::WorkflowStatus) -> bool,
+) -> tenantry::api::WorkflowStatus {
+    let workflows: Api<Workflow> = fleet.api();
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(status) = workflows.get(name).await.ok().and_then(|w| w.status) {
+            if check(&status) {
+                return status;
+            }
+        }
+        assert!(tokio::time::Instant::now() < until, "gave up waiting for: workflow {name} {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn ready_is(status: &tenantry::api::WorkflowStatus, value: &str) -> bool {
+    status.conditions.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == value)
+}
+
+/// Ready means running: a continuous workflow is Ready only once its Deployment is Available
+/// (kwok runs its pods), and a scheduled one reports when its last run was scheduled.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_workflow_is_ready_when_its_workload_runs() {
+    with_fleet("running", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet
+            .apply_workflow(
+                "minutely",
+                "orderToCash",
+                "invoice-generation",
+                json!({"schedule": {"cron": "*/1 * * * *"}}),
+            )
+            .await;
+        workflow_until(&fleet, "router", "is Ready", DEADLINE, |s| ready_is(s, "True")).await;
+        let deployment = fleet.api::<Deployment>().get("router").await.expect("deployment");
+        let available = deployment.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert!(
+            available.iter().any(|c| c.type_ == "Available" && c.status == "True"),
+            "Ready before the Deployment is Available: {available:?}"
+        );
+        let status =
+            workflow_until(&fleet, "minutely", "has run", Duration::from_secs(150), |s| s.last_run_time.is_some())
+                .await;
+        assert!(ready_is(&status, "True"), "{status:?}");
+    })
+    .await;
+}
