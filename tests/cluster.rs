@@ -94,16 +94,23 @@ struct RunningOperator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     writes: Arc<AtomicUsize>,
+    /// Every write, as method and path, for failure messages.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    ready: Arc<AtomicBool>,
 }
 
 impl RunningOperator {
     async fn start(partner: &str) -> Self {
         let writes = Arc::new(AtomicUsize::new(0));
         let counted = writes.clone();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logged = log.clone();
         let config = Config::infer().await.expect("a kubeconfig");
         let count_writes = tower::util::MapRequestLayer::new(move |request: Request<Body>| {
             if request.method() != http::Method::GET {
                 counted.fetch_add(1, Ordering::SeqCst);
+                let line = format!("{} {}", request.method(), request.uri().path());
+                logged.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
             request
         });
@@ -121,14 +128,30 @@ impl RunningOperator {
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(format!("test-{partner}")),
         };
+        let ready = Arc::new(AtomicBool::new(false));
+        let filled = ready.clone();
         let task = tokio::spawn(async move {
-            if let Err(error) =
-                operator::run_controllers(client, options, metrics, Arc::new(AtomicBool::new(false)), shutdown).await
-            {
+            if let Err(error) = operator::run_controllers(client, options, metrics, filled, shutdown).await {
                 panic!("the operator failed: {error}");
             }
         });
-        RunningOperator { stop, task, writes }
+        RunningOperator { stop, task, writes, log, ready }
+    }
+
+    /// Waits until its caches are filled, then until it has made no write for a while.
+    async fn settle(&self) {
+        let ready = self.ready.clone();
+        eventually("the operator's caches are filled", || {
+            std::future::ready(ready.load(Ordering::SeqCst).then_some(()))
+        })
+        .await;
+        // Long enough for every tenant to be reconciled once and the fleet pass to run.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        settled(&self.writes).await;
+    }
+
+    fn writes_made(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     async fn stop(self) {
@@ -666,4 +689,210 @@ async fn a_restarted_operator_converges_with_nothing_duplicated() {
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Err(error) => panic!("the test body did not finish: {error}"),
     }
+}
+
+/// A restarted operator reads every child through a list, whose items carry no apiVersion or
+/// kind: it must still find nothing to write on a fleet that has not changed, statuses and
+/// Events included.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_restarted_operator_writes_nothing_on_an_unchanged_fleet() {
+    let fleet = Fleet::create("quiet", Tier::Basic).await;
+    let first = RunningOperator::start(&fleet.partner).await;
+    let body = {
+        let fleet = fleet.clone();
+        async move {
+            fleet.tenant_ready().await;
+            fleet
+                .apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}}))
+                .await;
+            fleet
+                .apply_workflow(
+                    "nightly",
+                    "orderToCash",
+                    "invoice-generation",
+                    json!({"schedule": {"cron": "0 2 * * *"}}),
+                )
+                .await;
+            fleet.workflow_phase("router", WorkflowPhase::Running).await;
+            fleet.workflow_phase("nightly", WorkflowPhase::Running).await;
+            first.settle().await;
+            first.stop().await;
+
+            let second = RunningOperator::start(&fleet.partner).await;
+            second.settle().await;
+            let writes = second.writes_made();
+            eprintln!("writes by the restarted operator: {}", writes.len());
+            assert!(writes.is_empty(), "a restart on an unchanged fleet wrote: {writes:#?}");
+            second
+        }
+    };
+    let outcome = tokio::spawn(body).await;
+    fleet.clean_up().await;
+    match outcome {
+        Ok(second) => second.stop().await,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the test body did not finish: {error}"),
+    }
+}
+
+/// The Ready condition of a tenant, once it has one with `reason`.
+async fn tenant_condition(client: &Client, tenant: &str, reason: &str) -> tenantry::api::Condition {
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    eventually(&format!("tenant {tenant} reports {reason}"), || {
+        let tenants = tenants.clone();
+        let name = tenant.to_string();
+        let reason = reason.to_string();
+        async move {
+            let status = tenants.get(&name).await.ok()?.status?;
+            status.conditions.into_iter().find(|c| c.type_ == "Ready" && c.reason == reason)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_tenant_never_takes_over_or_deletes_a_namespace_it_did_not_create() {
+    with_fleet("foreign", Tier::Basic, |fleet, _| async move {
+        let foreign = format!("{}-foreign", fleet.tenant);
+        let namespaces: Api<Namespace> = Api::all(fleet.client.clone());
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": foreign, "labels": {"team": "monitoring"}}});
+        namespaces.patch(&foreign, &apply_params(), &Patch::Apply(&namespace)).await.expect("namespace created");
+        let config_maps: Api<ConfigMap> = Api::namespaced(fleet.client.clone(), &foreign);
+        let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "prometheus"}, "data": {"a": "b"}});
+        config_maps.patch("prometheus", &apply_params(), &Patch::Apply(&config_map)).await.expect("config map");
+        let deployments: Api<Deployment> = Api::namespaced(fleet.client.clone(), &foreign);
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "prometheus"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "prometheus"}},
+                     "template": {"metadata": {"labels": {"app": "prometheus"}},
+                                  "spec": {"containers": [{"name": "p", "image": "registry.k8s.io/pause:3.9"}]}}}});
+        deployments.patch("prometheus", &apply_params(), &Patch::Apply(&deployment)).await.expect("deployment");
+        let before = namespaces.get(&foreign).await.expect("namespace");
+
+        let intruder = format!("{}-b", fleet.tenant);
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let tenant = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": intruder},
+            "spec": {"partnerRef": fleet.partner, "tierRef": fleet.basic, "displayName": "Intruder",
+                     "region": "eu-west-1", "namespace": foreign}
+        });
+        tenants.patch(&intruder, &apply_params(), &Patch::Apply(&tenant)).await.expect("tenant applied");
+        let ready = tenant_condition(&fleet.client, &intruder, "NamespaceExists").await;
+        assert_eq!(format!("{:?}", ready.status), "False");
+        assert!(ready.message.contains(&foreign), "{}", ready.message);
+        let stalled = tenants.get(&intruder).await.expect("tenant").status.expect("status").conditions;
+        assert!(stalled.iter().any(|c| c.type_ == "Stalled" && c.reason == "NamespaceExists"), "{stalled:?}");
+        // Give the operator time to do anything it would do, then check it did nothing.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = namespaces.get(&foreign).await.expect("namespace");
+        assert_eq!(after.metadata.labels, before.metadata.labels, "no label was added");
+        assert_eq!(after.metadata.owner_references, before.metadata.owner_references, "no owner was added");
+        assert!(exists(&Api::<ResourceQuota>::namespaced(fleet.client.clone(), &foreign), "tenantry-quota").await.is_none());
+        assert!(exists(&Api::<LimitRange>::namespaced(fleet.client.clone(), &foreign), "tenantry-limits").await.is_none());
+        assert!(exists(&Api::<NetworkPolicy>::namespaced(fleet.client.clone(), &foreign), "tenantry-isolation").await.is_none());
+        assert!(exists(&Api::<ServiceAccount>::namespaced(fleet.client.clone(), &foreign), "tenantry-runner").await.is_none());
+        assert!(exists(&config_maps, "tenantry-branding").await.is_none());
+
+        tenants.delete(&intruder, &DeleteParams::default()).await.expect("tenant deleted");
+        eventually("the tenant is released", || {
+            let tenants = tenants.clone();
+            let name = intruder.clone();
+            async move { exists(&tenants, &name).await.is_none().then_some(()) }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let kept = namespaces.get(&foreign).await.expect("the namespace is still there");
+        let still = kept.metadata.deletion_timestamp.is_none();
+        let config_map_kept = exists(&config_maps, "prometheus").await.is_some();
+        let deployment_kept = exists(&deployments, "prometheus").await.is_some();
+        let _ = namespaces.delete(&foreign, &DeleteParams::default()).await;
+        assert!(still, "the namespace it did not create was deleted");
+        assert!(config_map_kept && deployment_kept, "objects in the namespace were deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn an_approval_in_a_tenant_namespace_finds_its_workflow() {
+    with_fleet("approval", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        let approvals: Api<tenantry::api::Approval> = fleet.api();
+        let approval = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Approval",
+            "metadata": {"name": "router-1", "namespace": fleet.namespace},
+            "spec": {"workflow": "router", "generation": 1, "comment": "looks good"}
+        });
+        approvals.patch("router-1", &apply_params(), &Patch::Apply(&approval)).await.expect("approval applied");
+        let ready = eventually("the approval has a status", || {
+            let approvals = approvals.clone();
+            async move {
+                let status = approvals.get("router-1").await.ok()?.status?;
+                status.conditions.into_iter().find(|c| c.type_ == "Ready")
+            }
+        })
+        .await;
+        assert_ne!(ready.reason, "UnknownWorkflow", "{ready:?}");
+        assert_eq!(ready.reason, "Recorded", "{ready:?}");
+    })
+    .await;
+}
+
+/// The Ready condition of a workflow, once `check` accepts its status.
+async fn workflow_until(
+    fleet: &Fleet,
+    name: &str,
+    what: &str,
+    deadline: Duration,
+    check: impl Fn(&tenantry::api::WorkflowStatus) -> bool,
+) -> tenantry::api::WorkflowStatus {
+    let workflows: Api<Workflow> = fleet.api();
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(status) = workflows.get(name).await.ok().and_then(|w| w.status) {
+            if check(&status) {
+                return status;
+            }
+        }
+        assert!(tokio::time::Instant::now() < until, "gave up waiting for: workflow {name} {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn ready_is(status: &tenantry::api::WorkflowStatus, value: &str) -> bool {
+    status.conditions.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == value)
+}
+
+/// Ready means running: a continuous workflow is Ready only once its Deployment is Available
+/// (kwok runs its pods), and a scheduled one reports when its last run was scheduled.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_workflow_is_ready_when_its_workload_runs() {
+    with_fleet("running", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet
+            .apply_workflow(
+                "minutely",
+                "orderToCash",
+                "invoice-generation",
+                json!({"schedule": {"cron": "*/1 * * * *"}}),
+            )
+            .await;
+        workflow_until(&fleet, "router", "is Ready", DEADLINE, |s| ready_is(s, "True")).await;
+        let deployment = fleet.api::<Deployment>().get("router").await.expect("deployment");
+        let available = deployment.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert!(
+            available.iter().any(|c| c.type_ == "Available" && c.status == "True"),
+            "Ready before the Deployment is Available: {available:?}"
+        );
+        let status =
+            workflow_until(&fleet, "minutely", "has run", Duration::from_secs(150), |s| s.last_run_time.is_some())
+                .await;
+        assert!(ready_is(&status, "True"), "{status:?}");
+    })
+    .await;
 }

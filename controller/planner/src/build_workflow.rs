@@ -7,7 +7,7 @@ use crate::conditions::Conditions;
 use crate::labels;
 use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
 use crate::model::{Resolved, Resources, TenantResolution, WorkflowDecision};
-use crate::world::Plan;
+use crate::world::{Plan, WorkloadState};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -80,11 +80,16 @@ fn stable_hash(text: &str) -> String {
 }
 
 impl WorkflowDecision<'_, '_> {
-    /// Adds the workflow's children (or freezes them) and its status to the plan.
-    pub fn plan_into(&self, now: &str, plan: &mut Plan) {
+    /// Adds the workflow's children (or freezes them) and its status to the plan. A workflow
+    /// that is to run is Ready only once `workload` shows it running.
+    pub fn plan_into(&self, workload: Option<&WorkloadState>, now: &str, plan: &mut Plan) {
         let previous = self.workflow.status.clone().unwrap_or_default();
         let mut conditions = Conditions::new(&previous.conditions, now, self.workflow.metadata.generation);
-        conditions.readiness(&self.verdict);
+        if self.phase == WorkflowPhase::Running {
+            readiness_of_workload(&mut conditions, workload);
+        } else {
+            conditions.readiness(&self.verdict);
+        }
         let mut deployed_generation = previous.deployed_generation;
         match (&self.tenant, &self.resources) {
             (Some((tenant, resolved)), Some(resources)) if self.deployed() => {
@@ -107,11 +112,30 @@ impl WorkflowDecision<'_, '_> {
                 reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
                 trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
                 deployed_generation,
-                runs: previous.runs.clone(),
-                last_run_time: previous.last_run_time.clone(),
+                runs: workload.and_then(|w| w.runs.clone()).or(previous.runs),
+                last_run_time: workload.and_then(|w| w.last_run_time.clone()).or(previous.last_run_time),
                 conditions: conditions.finish(),
             },
         );
+    }
+}
+
+/// Ready follows the workload, not the plan: `Ready=True` (`Running`) once it runs;
+/// until then `Ready=False` and `Reconciling=True` (`Deploying`), which is also what an
+/// offline plan says, as it observes no workload.
+pub fn readiness_of_workload(conditions: &mut Conditions, workload: Option<&WorkloadState>) {
+    match workload {
+        Some(state) if state.running => {
+            conditions.set("Ready", ConditionStatus::True, "Running", state.message.clone())
+        }
+        _ => {
+            let message = match workload {
+                Some(state) => format!("workload applied, not running yet: {}", state.message),
+                None => "workload planned; not observed running yet".to_string(),
+            };
+            conditions.set("Ready", ConditionStatus::False, "Deploying", message.clone());
+            conditions.set("Reconciling", ConditionStatus::True, "Deploying", message);
+        }
     }
 }
 

@@ -41,7 +41,7 @@ pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
-pub use world::{NamespacedName, Plan, TenantPlan, World};
+pub use world::{NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
 use jiff::Timestamp;
 
@@ -84,8 +84,8 @@ fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
             tenant.plan_into(&workflow_decisions, &now, &mut plan);
         }
     }
-    for decision in workflow_decisions.values() {
-        decision.plan_into(&now, &mut plan);
+    for (key, decision) in &workflow_decisions {
+        decision.plan_into(world.workloads.get(key), &now, &mut plan);
     }
     build_fleet::partners(&index, &now, &mut plan);
     governance::plan_into(world, &index, &now, &mut plan);

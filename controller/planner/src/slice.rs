@@ -4,7 +4,7 @@
 //! A tenant's children and statuses depend on the tenants that claim the same namespace,
 //! their partners and tiers (and those tiers' partners), and the workflows in it.
 
-use crate::world::World;
+use crate::world::{WorkloadState, World};
 use kube_core::ResourceExt;
 use tenantry_api::{Partner, ServiceTier, Tenant, Workflow};
 
@@ -21,6 +21,10 @@ pub trait Catalog {
     fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant>;
     /// Every workflow in `namespace`.
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow>;
+    /// What the cluster shows of a workflow's workload; nothing where none is observed.
+    fn workload(&self, _namespace: &str, _name: &str) -> Option<WorkloadState> {
+        None
+    }
 }
 
 /// The slice of the world that decides `tenant`'s plan; `None` when no such tenant exists.
@@ -43,6 +47,14 @@ pub fn tenant_slice(catalog: &impl Catalog, tenant: &str) -> Option<World> {
     partner_names.dedup();
     world.partners = partner_names.iter().filter_map(|name| catalog.partner(name)).collect();
     world.workflows = catalog.workflows_in_namespace(&namespace);
+    world.workloads = world
+        .workflows
+        .iter()
+        .filter_map(|w| {
+            let name = w.name_any();
+            catalog.workload(&namespace, &name).map(|state| ((namespace.clone(), name), state))
+        })
+        .collect();
     Some(world)
 }
 
@@ -58,6 +70,9 @@ impl Catalog for World {
     }
     fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant> {
         self.tenants.iter().filter(|t| t.spec.namespace_for(&t.name_any()) == namespace).cloned().collect()
+    }
+    fn workload(&self, namespace: &str, name: &str) -> Option<WorkloadState> {
+        self.workloads.get(&(namespace.to_string(), name.to_string())).cloned()
     }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         self.workflows.iter().filter(|w| w.namespace().as_deref() == Some(namespace)).cloned().collect()

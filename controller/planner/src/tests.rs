@@ -61,7 +61,60 @@ fn a_valid_tenant_gets_its_namespace_and_everything_in_it() {
     ] {
         assert!(find(&plan, kind, Some("tenant-shop"), name).is_some(), "{kind:?} {name} planned");
     }
-    assert_eq!(workflow_reason(&plan, "tenant-shop", "orders"), (WorkflowPhase::Running, "Deployed".into()));
+    // Offline nothing is observed running: planned, not Ready.
+    assert_eq!(workflow_reason(&plan, "tenant-shop", "orders"), (WorkflowPhase::Running, "Deploying".into()));
+}
+
+fn condition<'c>(conditions: &'c [tenantry_api::Condition], type_: &str) -> Option<&'c tenantry_api::Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+#[test]
+fn a_running_workflow_is_ready_only_once_its_workload_runs() {
+    let key = ("tenant-shop".to_string(), "orders".to_string());
+    let mut world = fleet();
+    let status = |world: &World| workflow_status(&plan(world, now()), "tenant-shop", "orders").clone();
+
+    let unobserved = status(&world);
+    assert_eq!(ready(&unobserved.conditions).reason, "Deploying");
+    assert_eq!(format!("{:?}", ready(&unobserved.conditions).status), "False");
+    let reconciling = condition(&unobserved.conditions, "Reconciling").expect("Reconciling while it converges");
+    assert_eq!(format!("{:?}", reconciling.status), "True");
+    assert!(condition(&unobserved.conditions, "Stalled").is_none(), "nothing for a human to fix");
+
+    let waiting = crate::WorkloadState {
+        running: false,
+        message: "Deployment: 0/1 replicas available".into(),
+        ..Default::default()
+    };
+    world.workloads.insert(key.clone(), waiting);
+    let rolling = status(&world);
+    assert_eq!(ready(&rolling.conditions).reason, "Deploying");
+    assert!(ready(&rolling.conditions).message.contains("0/1 replicas available"));
+
+    let running = crate::WorkloadState {
+        running: true,
+        message: "Deployment: 1/1 replicas available".into(),
+        runs: Some(tenantry_api::workflow::RunCounts { succeeded: 3, failed: 1 }),
+        last_run_time: Some("2026-11-01T02:00:00Z".into()),
+    };
+    world.workloads.insert(key, running);
+    let ready_now = status(&world);
+    assert_eq!(format!("{:?}", ready(&ready_now.conditions).status), "True");
+    assert_eq!(ready(&ready_now.conditions).reason, "Running");
+    assert!(condition(&ready_now.conditions, "Reconciling").is_none(), "converged");
+    assert_eq!(ready_now.runs, Some(tenantry_api::workflow::RunCounts { succeeded: 3, failed: 1 }));
+    assert_eq!(ready_now.last_run_time.as_deref(), Some("2026-11-01T02:00:00Z"));
+}
+
+#[test]
+fn a_workflow_that_is_not_to_run_ignores_its_workload() {
+    let mut world = fleet();
+    world.workflows[0].spec.paused = true;
+    let running = crate::WorkloadState { running: true, ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), running);
+    let status = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(ready(&status.conditions).reason, "Paused");
 }
 
 #[test]
@@ -417,6 +470,8 @@ fn a_tier_change_moves_quota_and_limits_and_is_recorded_once() {
 #[test]
 fn transition_time_moves_only_when_the_status_flips() {
     let mut world = fleet();
+    let running = crate::WorkloadState { running: true, ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), running);
     let first = plan(&world, now());
     world.workflows[0].status = Some(workflow_status(&first, "tenant-shop", "orders").clone());
     let same = plan(&world, at("2026-11-02T00:00:00Z"));

@@ -3,6 +3,7 @@
 
 use crate::child::{Child, OwnerKey};
 use std::collections::{BTreeMap, BTreeSet};
+use tenantry_api::workflow::RunCounts;
 use tenantry_api::{
     Approval, ApprovalStatus, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus, ServiceTier,
     ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
@@ -26,6 +27,24 @@ pub struct World {
     pub policies: Vec<GovernancePolicy>,
     /// Declared approvals.
     pub approvals: Vec<Approval>,
+    /// What the cluster shows of each workflow's workload, by namespace and name: observed
+    /// state, an input like the statuses. Offline it is empty, so a workflow that would run
+    /// is planned as `Deploying`: the plan cannot know that it runs.
+    pub workloads: BTreeMap<NamespacedName, WorkloadState>,
+}
+
+/// What the cluster shows of one workflow's workload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkloadState {
+    /// Whether it runs: a Deployment that is Available with every replica updated to its
+    /// current spec, or a CronJob that exists and is not suspended.
+    pub running: bool,
+    /// What the cluster says of it, in one line (`2/2 replicas available`).
+    pub message: String,
+    /// Runs of a scheduled workflow, from its Jobs, when they are observed.
+    pub runs: Option<RunCounts>,
+    /// When its last run was scheduled (RFC 3339, UTC).
+    pub last_run_time: Option<String>,
 }
 
 /// Key of a namespaced object: namespace, then name.

@@ -4,12 +4,13 @@
 
 use super::index::{owner_of, ChildRef};
 use crate::planner::quantity;
-use crate::planner::{Child, ChildKind, OwnerKey};
+use crate::planner::{Child, ChildKind, OwnerKey, WorkloadState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
 use kube::{Api, Client, ResourceExt};
@@ -85,19 +86,86 @@ pub struct Observed {
     pub uid: Option<String>,
     /// The tenantry object its labels say it belongs to.
     pub owner: Option<OwnerKey>,
-    /// The object as JSON.
+    /// The UID of its controller ownerReference: the only proof that tenantry created it for
+    /// one of its owners. Labels can be copied; a UID cannot.
+    pub controller_uid: Option<String>,
+    /// The object as JSON, with the `apiVersion` and `kind` of the kind it was watched as.
     pub manifest: Value,
 }
 
 impl Observed {
     /// Reads an observed object of `kind`.
     pub fn from_dynamic(kind: ChildKind, object: &DynamicObject) -> Self {
+        let mut manifest = serde_json::to_value(object).unwrap_or(Value::Null);
+        // The items of a list response carry no apiVersion or kind (only watch events do), so
+        // after a (re)list every object would look drifted against a desired manifest that
+        // has them: the type is the kind the object was watched as.
+        if let Some(fields) = manifest.as_object_mut() {
+            let resource = api_resource(kind);
+            fields.insert("apiVersion".into(), Value::String(resource.api_version));
+            fields.insert("kind".into(), Value::String(resource.kind));
+        }
         Observed {
             reference: ChildRef::of(kind, object),
             uid: object.uid(),
             owner: owner_of(object).map(|(_, owner)| owner),
-            manifest: serde_json::to_value(object).unwrap_or(Value::Null),
+            controller_uid: controller_uid(object.owner_references()),
+            manifest,
         }
+    }
+}
+
+/// The UID of the controller among `references`.
+pub fn controller_uid(references: &[OwnerReference]) -> Option<String> {
+    references.iter().find(|r| r.controller == Some(true)).map(|r| r.uid.clone())
+}
+
+/// What the cluster shows of a workflow's workload, from its observed Deployment or CronJob:
+/// an input of the planner, which makes the workflow Ready only once it runs.
+pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&DynamicObject>) -> Option<WorkloadState> {
+    let number = |object: &DynamicObject, pointer: &str| object.data.pointer(pointer).and_then(Value::as_i64);
+    if let Some(deployment) = deployment {
+        let desired = number(deployment, "/spec/replicas").unwrap_or(1);
+        let updated = number(deployment, "/status/updatedReplicas").unwrap_or(0);
+        let available = number(deployment, "/status/availableReplicas").unwrap_or(0);
+        let observed = number(deployment, "/status/observedGeneration").unwrap_or(0);
+        let current = observed >= deployment.metadata.generation.unwrap_or(0);
+        let condition = deployment
+            .data
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Available" && c["status"] == "True"));
+        return Some(WorkloadState {
+            running: current && condition && updated >= desired && available >= desired,
+            message: format!("Deployment: {available}/{desired} replicas available, {updated} updated"),
+            runs: None,
+            last_run_time: None,
+        });
+    }
+    let cron_job = cron_job?;
+    let suspended = cron_job.data.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let schedule = cron_job.data.pointer("/spec/schedule").and_then(Value::as_str).unwrap_or_default();
+    Some(WorkloadState {
+        running: !suspended,
+        message: if suspended { "CronJob suspended".into() } else { format!("CronJob scheduled ({schedule})") },
+        runs: None,
+        last_run_time: cron_job.data.pointer("/status/lastScheduleTime").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+/// Whether a refusal needs a human (the object is invalid, forbidden or over quota) rather
+/// than another try (timeouts, conflicts, throttling, a server or webhook that is down, a
+/// namespace still being created or terminated).
+pub fn refusal_is_permanent(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => match status.code {
+            // A namespace being terminated refuses new objects with 403 for a while only.
+            403 => !status.message.contains("being terminated"),
+            400 | 422 => true,
+            _ => false,
+        },
+        // Transport errors, timeouts, bodies that do not decode: try again.
+        _ => false,
     }
 }
 
@@ -116,13 +184,17 @@ pub enum Step {
 }
 
 /// Decides the writes that bring `observed` to `desired`: nothing for objects that already
-/// match, an apply for those that are missing or drifted, a prune for those we labelled and
-/// no longer want. Children of frozen owners are never pruned, and namespaces never are:
-/// a namespace goes only when its tenant is deleted.
+/// match, an apply for those that are missing or drifted, a prune for those no longer
+/// wanted whose controller ownerReference carries the UID of one of `owners` (the live
+/// tenant and workflows this reconcile acts for). A labelled object without such a
+/// reference was not created by us and is never touched; children of an owner that is
+/// gone are left to the garbage collector. Children of frozen owners are never pruned, and
+/// namespaces never are: a namespace goes only when its tenant is deleted.
 pub fn decide(
     desired: &[Child],
     observed: &[Observed],
     frozen: &BTreeSet<OwnerKey>,
+    owners: &BTreeSet<String>,
     features: ServerFeatures,
 ) -> Vec<Step> {
     let by_reference: BTreeMap<ChildRef, &Observed> = observed.iter().map(|o| (o.reference.clone(), o)).collect();
@@ -144,7 +216,11 @@ pub fn decide(
     }
     for object in observed {
         let Some(owner) = &object.owner else { continue };
-        if wanted.contains(&object.reference) || frozen.contains(owner) || object.reference.kind == ChildKind::Namespace
+        let ours = object.controller_uid.as_ref().is_some_and(|uid| owners.contains(uid));
+        if !ours
+            || wanted.contains(&object.reference)
+            || frozen.contains(owner)
+            || object.reference.kind == ChildKind::Namespace
         {
             continue;
         }
@@ -252,8 +328,32 @@ mod tests {
     use crate::planner::{fixtures, plan};
     use serde_json::json;
 
+    /// The fixture fleet as read from an API server: every object has a UID.
+    fn fleet() -> crate::planner::World {
+        let mut world = fixtures::fleet();
+        for tenant in &mut world.tenants {
+            tenant.metadata.uid = Some(format!("uid-tenant-{}", tenant.metadata.name.clone().unwrap_or_default()));
+        }
+        for workflow in &mut world.workflows {
+            workflow.metadata.uid =
+                Some(format!("uid-workflow-{}", workflow.metadata.name.clone().unwrap_or_default()));
+        }
+        world
+    }
+
     fn planned() -> crate::planner::Plan {
-        plan(&fixtures::fleet(), jiff::Timestamp::UNIX_EPOCH)
+        plan(&fleet(), jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// The UIDs of the fleet's live owners.
+    fn owners() -> BTreeSet<String> {
+        let world = fleet();
+        world
+            .tenants
+            .iter()
+            .filter_map(|t| t.metadata.uid.clone())
+            .chain(world.workflows.iter().filter_map(|w| w.metadata.uid.clone()))
+            .collect()
     }
 
     /// What the API server would hold after applying `child`: the same object plus fields it adds.
@@ -274,14 +374,14 @@ mod tests {
     fn an_up_to_date_cluster_needs_no_write() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
     }
 
     #[test]
     fn missing_objects_are_applied() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().skip(1).map(as_stored).collect();
-        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
         assert_eq!(steps, vec![Step::Apply(Box::new(plan.children[0].clone()))]);
     }
 
@@ -291,7 +391,7 @@ mod tests {
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         let deployment = observed.iter_mut().find(|o| o.reference.kind == ChildKind::Deployment).expect("deployment");
         deployment.manifest["spec"]["replicas"] = json!(7);
-        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
         assert_eq!(steps.len(), 1);
         assert!(matches!(&steps[0], Step::Apply(child) if child.object.kind() == ChildKind::Deployment));
     }
@@ -301,12 +401,12 @@ mod tests {
         let plan = planned();
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         observed[0].manifest["metadata"]["labels"]["team"] = json!("payments");
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
     }
 
     #[test]
     fn a_field_the_server_does_not_serve_is_neither_sent_nor_expected() {
-        let mut world = fixtures::fleet();
+        let mut world = fleet();
         world.workflows[0].spec.trigger = fixtures::schedule("0 2 * * *", Some("Europe/Berlin"));
         let plan = plan(&world, jiff::Timestamp::UNIX_EPOCH);
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
@@ -317,8 +417,12 @@ mod tests {
         }
         let old_server = ServerFeatures::for_version("1", "24+");
         assert!(!old_server.cronjob_time_zone);
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, old_server), vec![], "1.24 drops timeZone");
-        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::for_version("1", "30"));
+        assert_eq!(
+            decide(&plan.children, &observed, &plan.frozen, &owners(), old_server),
+            vec![],
+            "1.24 drops timeZone"
+        );
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::for_version("1", "30"));
         assert_eq!(steps.len(), 1, "a 1.30 server holds timeZone, so its absence is drift");
         let cron_job = plan.children.iter().find(|c| c.object.kind() == ChildKind::CronJob).expect("cron job");
         assert!(old_server.manifest(cron_job)["spec"].get("timeZone").is_none());
@@ -346,12 +450,12 @@ mod tests {
         leftover.reference.name = "deleted-workflow".into();
         leftover.owner = Some(OwnerKey::Workflow { namespace: "tenant-shop".into(), name: "deleted-workflow".into() });
         observed.push(leftover.clone());
-        let steps = decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
         assert_eq!(steps, vec![Step::Prune { reference: leftover.reference.clone(), uid: leftover.uid.clone() }]);
 
         let frozen = BTreeSet::from([leftover.owner.clone().expect("owner")]);
         assert_eq!(
-            decide(&plan.children, &observed, &frozen, ServerFeatures::default()),
+            decide(&plan.children, &observed, &frozen, &owners(), ServerFeatures::default()),
             vec![],
             "a frozen owner's children stay"
         );
@@ -368,6 +472,63 @@ mod tests {
         unlabelled.reference.name = "not-ours".into();
         unlabelled.owner = None;
         observed.push(unlabelled);
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
+    }
+
+    /// A relisted object: list responses carry no apiVersion or kind in their items.
+    #[test]
+    fn an_object_observed_through_a_list_without_type_meta_needs_no_write() {
+        let plan = planned();
+        let observed: Vec<Observed> = plan
+            .children
+            .iter()
+            .map(|child| {
+                let mut manifest = child.object.to_manifest().expect("json");
+                let fields = manifest.as_object_mut().expect("an object");
+                fields.remove("apiVersion");
+                fields.remove("kind");
+                let object: DynamicObject = serde_json::from_value(manifest).expect("dynamic");
+                assert!(object.types.is_none());
+                Observed::from_dynamic(child.object.kind(), &object)
+            })
+            .collect();
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
+    }
+
+    #[test]
+    fn a_labelled_object_we_did_not_create_is_never_pruned() {
+        let plan = planned();
+        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
+        let template = observed.iter().find(|o| o.reference.kind == ChildKind::ConfigMap).expect("config map").clone();
+        let mut copied_labels = template.clone();
+        copied_labels.reference.name = "someone-elses".into();
+        copied_labels.controller_uid = None;
+        let mut other_owner = template.clone();
+        other_owner.reference.name = "another-owners".into();
+        other_owner.controller_uid = Some("uid-of-something-else".into());
+        let mut ours = template;
+        ours.reference.name = "left-over".into();
+        observed.extend([copied_labels, other_owner, ours.clone()]);
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
+        assert_eq!(steps, vec![Step::Prune { reference: ours.reference, uid: ours.uid }], "only our own leftover goes");
+    }
+
+    #[test]
+    fn only_refusals_a_human_must_fix_are_permanent() {
+        let refusal = |code: u16, message: &str| {
+            kube::Error::Api(Box::new(kube::core::Status { message: message.into(), code, ..Default::default() }))
+        };
+        assert!(refusal_is_permanent(&refusal(422, "spec.replicas: Invalid value")));
+        assert!(refusal_is_permanent(&refusal(400, "bad request")));
+        assert!(refusal_is_permanent(&refusal(403, "exceeded quota: tenantry-quota")));
+        assert!(!refusal_is_permanent(&refusal(
+            403,
+            "unable to create new content in namespace x because it is being terminated"
+        )));
+        for transient in [409, 429, 500, 503, 504, 404] {
+            assert!(!refusal_is_permanent(&refusal(transient, "try again")), "{transient} is transient");
+        }
+        let webhook = refusal(500, "Internal error occurred: failed calling webhook \"x\": connection refused");
+        assert!(!refusal_is_permanent(&webhook));
     }
 }

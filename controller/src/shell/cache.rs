@@ -37,6 +37,26 @@ pub struct Caches {
     pub children: BTreeMap<ChildKind, Store<DynamicObject>>,
     /// The index over all of them.
     pub index: Arc<RwLock<FleetIndex>>,
+    /// Tenantry objects that are stored but do not decode as their type.
+    pub undecodable: Undecodables,
+}
+
+/// Tenantry objects that are stored but do not decode (say, written under an older schema),
+/// by kind, namespace (empty for cluster-scoped kinds) and name. Their owners' children are
+/// frozen: an object that does not decode has not gone away.
+pub type Undecodables = Arc<RwLock<BTreeMap<(String, String, String), Undecodable>>>;
+
+/// What is known of an object that does not decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable {
+    /// Its UID.
+    pub uid: Option<String>,
+    /// Its generation.
+    pub generation: Option<i64>,
+    /// Why it does not decode.
+    pub error: String,
+    /// The conditions its stored status holds, as far as they decode.
+    pub conditions: Vec<crate::api::Condition>,
 }
 
 /// Where changes are sent: tenants to re-queue, and the fleet-status loop to wake.
@@ -73,6 +93,22 @@ impl Caches {
 
     fn index_mut(&self) -> RwLockWriteGuard<'_, FleetIndex> {
         self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The object of `kind` (a tenantry kind name) that does not decode, if `name` is one.
+    pub fn undecodable(&self, kind: &str, namespace: &str, name: &str) -> Option<Undecodable> {
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        self.undecodable.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
+    }
+
+    /// The objects of `kind` in `namespace` that do not decode, by name.
+    pub fn undecodable_in(&self, kind: &str, namespace: &str) -> Vec<(String, Undecodable)> {
+        let undecodable = self.undecodable.read().unwrap_or_else(|p| p.into_inner());
+        undecodable
+            .iter()
+            .filter(|((k, ns, _), _)| k == kind && ns == namespace)
+            .map(|((_, _, name), object)| (name.clone(), object.clone()))
+            .collect()
     }
 
     /// The observed children labelled with `tenant`.
@@ -143,6 +179,14 @@ impl Catalog for Caches {
         let names = self.index().tenants_in_namespace(namespace);
         names.iter().filter_map(|name| Catalog::tenant(self, name)).collect()
     }
+    fn workload(&self, namespace: &str, name: &str) -> Option<planner::WorkloadState> {
+        let observed = |kind| {
+            let reference = ChildRef { kind, namespace: namespace.to_string(), name: name.to_string() };
+            self.children.get(&kind).and_then(|store| store.get(&object_ref(&reference)))
+        };
+        let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
+        super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())
+    }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         let names = self.index().workflows_in_namespace(namespace);
         names
@@ -202,6 +246,7 @@ impl Caches {
                 })
                 .collect(),
             index: Arc::new(RwLock::new(index)),
+            undecodable: Undecodables::default(),
         }
     }
 }
@@ -215,32 +260,93 @@ fn reflected<K>(
     client: &Client,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
+    undecodable: Undecodables,
+    on_undecodable: impl Fn(&DynamicObject) + Send + 'static,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &kube::core::ApiResource::erase::<K>(&()));
-    let typed = watcher(api, config).default_backoff().filter_map(|event| {
+    // Keys of this kind seen undecodable since the current list began: at its end, the
+    // others are no longer stored.
+    let mut listed = BTreeSet::new();
+    let typed = watcher(api, config).default_backoff().filter_map(move |event| {
         std::future::ready(match event {
             Err(error) => Some(Err(error)),
-            Ok(watcher::Event::Init) => Some(Ok(watcher::Event::Init)),
-            Ok(watcher::Event::InitDone) => Some(Ok(watcher::Event::InitDone)),
-            Ok(watcher::Event::Apply(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::Apply(o))),
-            Ok(watcher::Event::InitApply(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::InitApply(o))),
-            Ok(watcher::Event::Delete(object)) => decode::<K>(object).map(|o| Ok(watcher::Event::Delete(o))),
+            Ok(watcher::Event::Init) => {
+                listed.clear();
+                Some(Ok(watcher::Event::Init))
+            }
+            Ok(watcher::Event::InitDone) => {
+                let kind = K::kind(&()).to_string();
+                let mut undecodable = undecodable.write().unwrap_or_else(|p| p.into_inner());
+                undecodable.retain(|key, _| key.0 != kind || listed.contains(key));
+                Some(Ok(watcher::Event::InitDone))
+            }
+            Ok(watcher::Event::Apply(object)) => {
+                let decoded = decode::<K>(object.clone(), &undecodable, true);
+                if decoded.is_none() {
+                    on_undecodable(&object);
+                }
+                decoded.map(|o| Ok(watcher::Event::Apply(o)))
+            }
+            Ok(watcher::Event::InitApply(object)) => {
+                if let Some(key) = undecodable_key::<K>(&object) {
+                    listed.insert(key);
+                }
+                decode::<K>(object, &undecodable, true).map(|o| Ok(watcher::Event::InitApply(o)))
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                decode::<K>(object, &undecodable, false).map(|o| Ok(watcher::Event::Delete(o)))
+            }
         })
     });
     reflector(writer, typed)
 }
 
-/// Decodes one object, or logs why it cannot be and skips it.
-fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(object: DynamicObject) -> Option<K> {
+fn undecodable_key<K: Resource<DynamicType = ()>>(object: &DynamicObject) -> Option<(String, String, String)> {
+    Some((K::kind(&()).to_string(), object.namespace().unwrap_or_default(), object.metadata.name.clone()?))
+}
+
+/// Decodes one object, or logs why it cannot be and skips it. An object that is stored
+/// (`stored`: not a deletion) and does not decode is recorded in `undecodable`; one that
+/// decodes or is deleted is taken out of it.
+fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
+    object: DynamicObject,
+    undecodable: &Undecodables,
+    stored: bool,
+) -> Option<K> {
     let (name, namespace) = (object.name_any(), object.namespace());
+    let key = undecodable_key::<K>(&object);
     let decoded = serde_json::to_value(&object).and_then(serde_json::from_value::<K>);
+    let mut undecodable = undecodable.write().unwrap_or_else(|p| p.into_inner());
     match decoded {
-        Ok(typed) => Some(typed),
+        Ok(typed) => {
+            if let Some(key) = key {
+                undecodable.remove(&key);
+            }
+            Some(typed)
+        }
         Err(error) => {
             tracing::warn!(kind = %K::kind(&()), %name, ?namespace, %error, "skipping an object that does not match its schema");
+            if let Some(key) = key {
+                if stored {
+                    let conditions = object
+                        .data
+                        .pointer("/status/conditions")
+                        .and_then(|c| serde_json::from_value(c.clone()).ok())
+                        .unwrap_or_default();
+                    let entry = Undecodable {
+                        uid: object.metadata.uid.clone(),
+                        generation: object.metadata.generation,
+                        error: error.to_string(),
+                        conditions,
+                    };
+                    undecodable.insert(key, entry);
+                } else {
+                    undecodable.remove(&key);
+                }
+            }
             None
         }
     }
@@ -272,12 +378,13 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
         children.insert(kind, writer.as_reader());
         child_writers.push((kind, writer));
     }
-    let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index };
+    let undecodable = Undecodables::default();
+    let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index, undecodable };
     let config = watcher::Config::default();
 
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<Partner>(client, config.clone(), partner_writer);
+        let events = reflected::<Partner>(client, config.clone(), partner_writer, caches.undecodable.clone(), |_| {});
         tasks.spawn(drain(events, "Partner", move |event| {
             if let Some(partner) = touched(event) {
                 triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
@@ -287,7 +394,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<ServiceTier>(client, config.clone(), tier_writer);
+        let events = reflected::<ServiceTier>(client, config.clone(), tier_writer, caches.undecodable.clone(), |_| {});
         tasks.spawn(drain(events, "ServiceTier", move |event| {
             match &event {
                 watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
@@ -306,7 +413,11 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<Tenant>(client, config.clone(), tenant_writer);
+        // A tenant that stops decoding is reconciled, to report why.
+        let retry = triggers.clone();
+        let events = reflected::<Tenant>(client, config.clone(), tenant_writer, caches.undecodable.clone(), move |o| {
+            retry.tenant(&o.name_any())
+        });
         tasks.spawn(drain(events, "Tenant", move |event| {
             match &event {
                 watcher::Event::Apply(tenant) | watcher::Event::InitApply(tenant) => {
@@ -333,7 +444,14 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<Workflow>(client, config.clone(), workflow_writer);
+        // A workflow that stops decoding re-queues the tenant of its namespace, to report why.
+        let (index, retry) = (caches.index.clone(), triggers.clone());
+        let events =
+            reflected::<Workflow>(client, config.clone(), workflow_writer, caches.undecodable.clone(), move |o| {
+                let namespace = o.namespace().unwrap_or_default();
+                let owners = index.read().unwrap_or_else(|p| p.into_inner()).tenants_in_namespace(&namespace);
+                retry.tenants(owners);
+            });
         tasks.spawn(drain(events, "Workflow", move |event| {
             match &event {
                 watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
@@ -349,16 +467,16 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
             if let Some(workflow) = touched(event) {
                 let namespace = workflow.namespace().unwrap_or_default();
                 let owners = caches.index().tenants_in_namespace(&namespace);
-                if owners.is_empty() {
-                    triggers.fleet.notify_one();
-                }
+                // Orphans' statuses and approvals of any workflow are fleet statuses.
+                triggers.fleet.notify_one();
                 triggers.tenants(owners);
             }
         }));
     }
     {
         let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<GovernancePolicy>(client, config.clone(), policy_writer);
+        let events =
+            reflected::<GovernancePolicy>(client, config.clone(), policy_writer, caches.undecodable.clone(), |_| {});
         tasks.spawn(drain(events, "GovernancePolicy", move |event| {
             match &event {
                 watcher::Event::Apply(policy) | watcher::Event::InitApply(policy) => {
@@ -376,7 +494,7 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     }
     {
         let triggers = triggers.clone();
-        let events = reflected::<Approval>(client, config.clone(), approval_writer);
+        let events = reflected::<Approval>(client, config.clone(), approval_writer, caches.undecodable.clone(), |_| {});
         tasks.spawn(drain(events, "Approval", move |_| triggers.fleet.notify_one()));
     }
     let managed = watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
@@ -437,7 +555,7 @@ async fn drain<K>(
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use super::{decode, Undecodables};
     use crate::api::Tenant;
     use kube::api::DynamicObject;
     use serde_json::json;
@@ -451,14 +569,21 @@ mod tests {
 
     #[test]
     fn an_object_that_does_not_decode_is_skipped_not_fatal() {
+        let undecodable = Undecodables::default();
+        let key = ("Tenant".to_string(), String::new(), "shop".to_string());
         let good =
             dynamic(json!({"partnerRef": "acme", "tierRef": "basic", "displayName": "Shop", "region": "eu-west-1"}));
-        assert!(decode::<Tenant>(good).is_some());
         let missing_field = dynamic(json!({"partnerRef": "acme", "displayName": "Shop", "region": "eu-west-1"}));
-        assert!(decode::<Tenant>(missing_field).is_none());
+        assert!(decode::<Tenant>(missing_field.clone(), &undecodable, true).is_none());
+        let recorded = undecodable.read().unwrap().get(&key).cloned().expect("recorded as undecodable");
+        assert!(recorded.error.contains("tierRef"), "{}", recorded.error);
+        assert!(decode::<Tenant>(good.clone(), &undecodable, true).is_some());
+        assert!(undecodable.read().unwrap().is_empty(), "decodes again: no longer frozen");
         let wrong_type =
             dynamic(json!({"partnerRef": 7, "tierRef": "basic", "displayName": "Shop", "region": "eu-west-1"}));
-        assert!(decode::<Tenant>(wrong_type).is_none());
+        assert!(decode::<Tenant>(wrong_type.clone(), &undecodable, true).is_none());
+        assert!(decode::<Tenant>(wrong_type, &undecodable, false).is_none());
+        assert!(undecodable.read().unwrap().is_empty(), "deleted: forgotten");
     }
 }
 

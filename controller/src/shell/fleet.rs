@@ -9,7 +9,7 @@ use super::reconcile::{sync_status, Context};
 use crate::api::{Workflow, WorkflowPhase};
 use crate::planner::{self, World};
 use kube::ResourceExt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -61,9 +61,12 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
         partners: snapshot(&caches.partners),
         tiers: snapshot(&caches.tiers),
         tenants: snapshot(&caches.tenants),
-        workflows: orphans.clone(),
+        // Every workflow: approvals are checked against the workflows of their namespace,
+        // tenant namespaces included. Only the orphans' statuses are written here.
+        workflows: snapshot(&caches.workflows),
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
+        workloads: Default::default(),
     };
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
@@ -76,8 +79,8 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
             sync_status(ctx, tier, tier.status.as_ref(), status).await?;
         }
     }
-    // Workflows of no tenant, policies and approvals belong to no partner: an operator that
-    // serves only some partners leaves them to the one that serves all.
+    // Workflows of no tenant and policies belong to no partner: an operator that serves only
+    // some partners leaves them to the one that serves all.
     if ctx.partners.is_empty() {
         for workflow in &orphans {
             if let Some(status) = plan.workflows.get(&(workflow.namespace().unwrap_or_default(), workflow.name_any())) {
@@ -89,10 +92,22 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
                 sync_status(ctx, policy, policy.status.as_ref(), status).await?;
             }
         }
-        for approval in &world.approvals {
-            if let Some(status) = plan.approvals.get(&(approval.namespace().unwrap_or_default(), approval.name_any())) {
-                sync_status(ctx, approval, approval.status.as_ref(), status).await?;
-            }
+    }
+    // Approvals in the namespaces of served tenants belong to their partner; the others to
+    // the operator that serves all.
+    let served: BTreeSet<String> = world
+        .tenants
+        .iter()
+        .filter(|t| ctx.serves(&t.spec.partner_ref))
+        .map(|t| t.spec.namespace_for(&t.name_any()))
+        .collect();
+    for approval in &world.approvals {
+        let namespace = approval.namespace().unwrap_or_default();
+        if !ctx.partners.is_empty() && !served.contains(&namespace) {
+            continue;
+        }
+        if let Some(status) = plan.approvals.get(&(namespace, approval.name_any())) {
+            sync_status(ctx, approval, approval.status.as_ref(), status).await?;
         }
     }
     record_gauges(caches, &ctx.metrics);

@@ -3,14 +3,14 @@
 //! record Events. Deleting a tenant removes its workloads, then its namespace.
 
 use super::apply::{self, ServerFeatures, Step, FIELD_MANAGER};
-use super::cache::Caches;
+use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::Metrics;
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
-use crate::planner::{self, ChildKind, OwnerKey};
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
+use crate::planner::{self, ChildKind, OwnerKey, TenantPlan};
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
+use kube::api::{Api, DeleteParams, DynamicObject, PartialObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{finalizer, Event as Finalize};
@@ -28,6 +28,12 @@ pub const FINALIZER: &str = "tenantry.dev/cleanup";
 const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant whose children were refused is tried again.
 const RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(30);
+/// How soon a tenant whose children met a transient refusal is tried again.
+const RETRY_AFTER_TRANSIENT: Duration = Duration::from_secs(10);
+/// Where a pod reads the namespace it runs in.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// The operator's namespace when neither its pod nor `POD_NAMESPACE` says.
+pub const DEFAULT_OPERATOR_NAMESPACE: &str = "tenantry-system";
 
 /// What every reconcile shares.
 pub struct Context {
@@ -43,6 +49,8 @@ pub struct Context {
     pub partners: BTreeSet<String>,
     /// Fields the API server serves.
     pub features: ServerFeatures,
+    /// The namespace the operator runs in, which no tenant may claim.
+    pub operator_namespace: String,
     /// Consecutive failures per tenant, for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -64,8 +72,15 @@ impl Context {
             metrics,
             partners,
             features: ServerFeatures::default(),
+            operator_namespace: operator_namespace(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The same context, for an operator running in `namespace`.
+    pub fn with_operator_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.operator_namespace = namespace.into();
+        self
     }
 
     /// The same context, for a server that serves `features`.
@@ -99,11 +114,26 @@ impl Context {
     }
 }
 
+/// The namespace this process runs in: its pod's service account says, or `POD_NAMESPACE`,
+/// or else the chart's default.
+fn operator_namespace() -> String {
+    let from_pod = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE).ok().map(|s| s.trim().to_string());
+    from_pod
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| DEFAULT_OPERATOR_NAMESPACE.to_string())
+}
+
 /// Reconciles one tenant. The controller hands over only its metadata; the spec comes from
 /// the typed cache, so a tenant that does not decode is reported in the log and skipped
 /// rather than stalling the others. Errors go back to the controller, which retries with backoff.
 pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = meta.name_any();
+    if let Some(undecodable) = ctx.caches.undecodable("Tenant", "", &name) {
+        // The typed cache may still hold an older version: what is stored now is what counts.
+        report_undecodable::<Tenant>(&ctx, None, &name, &undecodable).await;
+        return Ok(Action::await_change());
+    }
     let Some(tenant) = ctx.caches.tenants.get(&ObjectRef::new(&name)) else {
         // Not decoded yet, or not decodable: the typed watch re-queues it when it is.
         tracing::debug!(tenant = %name, "not in the typed cache yet");
@@ -146,23 +176,199 @@ pub fn error_policy(tenant: Arc<PartialObjectMeta<Tenant>>, error: &Error, ctx: 
     Action::requeue(wait)
 }
 
-/// Brings one tenant's children and statuses in line with the plan (the finalizer's Apply).
+/// Brings one tenant's children and statuses in line with the plan (the finalizer's Apply):
+/// plan the tenant's slice, make sure the namespace is one we created for it, write the
+/// children, then the statuses.
 pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
     let Some(world) = planner::tenant_slice(&ctx.caches, &name) else {
         return Ok(Action::await_change());
     };
     let now = jiff::Timestamp::now();
-    let plan = planner::plan(&world, now).for_tenant(&name);
-    let observed = ctx.caches.observed_children(&name);
-    let steps = apply::decide(&plan.children, &observed, &plan.frozen, ctx.features);
+    let whole = planner::plan(&world, now);
+    let namespace = whole.tenants.get(&name).and_then(|s| s.namespace.clone()).unwrap_or_default();
+    let owns_namespace = whole.namespace_owners.get(&namespace) == Some(&name);
+    let mut plan = whole.for_tenant(&name);
+    let mut setbacks = BTreeMap::new();
+    if let Some(refusal) = claim_namespace(tenant, &plan, ctx).await? {
+        tracing::warn!(tenant = %name, %namespace, reason = %refusal.reason, "not taking over the namespace");
+        withhold_namespace(&mut plan, &name, &namespace, &refusal, &mut setbacks);
+    }
+    let undecodable = if owns_namespace { ctx.caches.undecodable_in("Workflow", &namespace) } else { Vec::new() };
+    for (workflow, _) in &undecodable {
+        // The typed cache may still hold an older version: what is stored now is what counts.
+        plan.workflows.remove(&(namespace.clone(), workflow.clone()));
+        freeze_owner(&mut plan, &OwnerKey::Workflow { namespace: namespace.clone(), name: workflow.clone() });
+    }
+    let owners = live_owners(tenant, &plan, ctx);
+    for (owner, setback) in write_children(&name, tenant, &plan, &owners, ctx).await {
+        setbacks.entry(owner).and_modify(|s: &mut Setback| s.add(&setback)).or_insert(setback);
+    }
+    write_statuses(tenant, &plan, &setbacks, now, ctx).await?;
+    for (workflow, object) in &undecodable {
+        report_undecodable::<Workflow>(ctx, Some(&namespace), workflow, object).await;
+    }
+    let wait = match setbacks.values().map(|s| s.permanent).min() {
+        None => ctx.backoff(&name, false),
+        Some(false) => RETRY_AFTER_TRANSIENT,
+        Some(true) => RETRY_AFTER_REFUSAL,
+    };
+    Ok(Action::requeue(wait))
+}
+
+/// Why an owner is not what its plan says, found while acting on it.
+#[derive(Debug, Clone, PartialEq)]
+struct Setback {
+    /// CamelCase reason.
+    reason: String,
+    /// What happened, in the API server's words where it refused.
+    message: String,
+    /// Whether only a human can fix it (Stalled), rather than another try (Reconciling).
+    permanent: bool,
+}
+
+impl Setback {
+    fn refusal(object: &str, error: &kube::Error) -> Self {
+        let permanent = apply::refusal_is_permanent(error);
+        Setback {
+            reason: if permanent { "ApplyFailed" } else { "Retrying" }.into(),
+            message: format!("{object}: {}", server_message(error)),
+            permanent,
+        }
+    }
+
+    /// Folds another setback of the same owner in: a permanent one wins.
+    fn add(&mut self, other: &Setback) {
+        if other.permanent && !self.permanent {
+            self.reason = other.reason.clone();
+        }
+        self.permanent |= other.permanent;
+        self.message = format!("{}; {}", self.message, other.message);
+    }
+}
+
+/// Namespaces no tenant may claim: the operator's own, and (as the planner refuses them
+/// already) `default` and the system ones.
+pub fn reserved_namespace(namespace: &str, operator_namespace: &str) -> bool {
+    namespace == operator_namespace || namespace == "default" || namespace.starts_with("kube-")
+}
+
+/// Checks that the namespace the plan wants is one tenantry created for this tenant, and
+/// creates it if it does not exist. A namespace is ours when its controller ownerReference
+/// carries this tenant's UID: set when we created it, kept by every apply since. One that
+/// exists without it (someone else's, or a reserved one) is never adopted: the refusal is
+/// returned and nothing is applied into it.
+async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> Result<Option<Setback>, Error> {
+    let Some(child) = plan.children.iter().find(|c| c.object.kind() == ChildKind::Namespace) else {
+        return Ok(None);
+    };
+    let namespace = child.object.meta().name.clone().unwrap_or_default();
+    if reserved_namespace(&namespace, &ctx.operator_namespace) {
+        let message =
+            format!("namespace '{namespace}' is reserved: the operator runs there; name another in spec.namespace");
+        return Ok(Some(Setback { reason: "ReservedNamespace".into(), message, permanent: true }));
+    }
+    // Objects read from the API server always have a UID; the planner sets the owner
+    // reference from it.
+    let Some(uid) = tenant.uid() else { return Ok(None) };
+    let key = ObjectRef::<DynamicObject>::new_with(&namespace, apply::api_resource(ChildKind::Namespace));
+    let observed = ctx.caches.children.get(&ChildKind::Namespace).and_then(|store| store.get(&key));
+    let controller = match observed {
+        Some(object) => apply::controller_uid(object.owner_references()),
+        None => match create_namespace(child, ctx).await? {
+            Created::Now => Some(uid.clone()),
+            Created::Before(controller) => controller,
+        },
+    };
+    if controller.as_deref() == Some(uid.as_str()) {
+        return Ok(None);
+    }
+    let message = format!(
+        "namespace '{namespace}' already exists and was not created for this tenant; tenantry never adopts a namespace: name another in spec.namespace"
+    );
+    Ok(Some(Setback { reason: "NamespaceExists".into(), message, permanent: true }))
+}
+
+/// Whether a namespace was created now, or existed (with the controller UID it carries).
+enum Created {
+    Now,
+    Before(Option<String>),
+}
+
+/// Creates a namespace the caches do not hold. Creating rather than applying is what makes
+/// taking over an existing namespace impossible, even one created a moment ago.
+async fn create_namespace(child: &planner::Child, ctx: &Context) -> Result<Created, Error> {
+    let name = child.object.meta().name.clone().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &apply::api_resource(ChildKind::Namespace));
+    let object: DynamicObject = serde_json::from_value(ctx.features.manifest(child))
+        .map_err(|e| Error::kube(format!("encoding namespace {name}"), kube::Error::SerdeError(e)))?;
+    let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    match api.create(&params, &object).await {
+        Ok(_) => {
+            Metrics::kind(&ctx.metrics.applies, ChildKind::Namespace.name()).inc();
+            Ok(Created::Now)
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let existing = api.get(&name).await.map_err(|e| Error::kube(format!("reading namespace {name}"), e))?;
+            Ok(Created::Before(apply::controller_uid(existing.owner_references())))
+        }
+        Err(e) => Err(Error::kube(format!("creating namespace {name}"), e)),
+    }
+}
+
+/// Leaves a namespace we may not use alone: nothing of the tenant or its workflows is
+/// applied into it or pruned from it, and each of them reports why.
+fn withhold_namespace(
+    plan: &mut TenantPlan,
+    tenant: &str,
+    namespace: &str,
+    refusal: &Setback,
+    setbacks: &mut BTreeMap<OwnerKey, Setback>,
+) {
+    let mut owners = vec![OwnerKey::Tenant { name: tenant.to_string() }];
+    owners.extend(
+        plan.workflows.keys().map(|(ns, name)| OwnerKey::Workflow { namespace: ns.clone(), name: name.clone() }),
+    );
+    for owner in owners {
+        freeze_owner(plan, &owner);
+        setbacks.insert(owner, refusal.clone());
+    }
+    plan.children.retain(|c| c.object.meta().namespace.as_deref() != Some(namespace));
+}
+
+/// Neither applies nor prunes anything of `owner`.
+fn freeze_owner(plan: &mut TenantPlan, owner: &OwnerKey) {
+    plan.children.retain(|c| &c.owner != owner);
+    plan.frozen.insert(owner.clone());
+}
+
+/// UIDs of the owners this reconcile acts for: the tenant and the workflows it plans. Only
+/// objects whose controller ownerReference carries one of them are ever pruned.
+fn live_owners(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> BTreeSet<String> {
+    let workflows = plan
+        .workflows
+        .keys()
+        .filter_map(|(namespace, name)| ctx.caches.workflows.get(&ObjectRef::new(name).within(namespace)))
+        .filter_map(|workflow| workflow.uid());
+    tenant.uid().into_iter().chain(workflows).collect()
+}
+
+/// Applies and prunes what the plan and the observed children differ by; returns what the
+/// API server refused, by owner.
+async fn write_children(
+    name: &str,
+    tenant: &Tenant,
+    plan: &TenantPlan,
+    owners: &BTreeSet<String>,
+    ctx: &Context,
+) -> BTreeMap<OwnerKey, Setback> {
+    let observed = ctx.caches.observed_children(name);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners, ctx.features);
     if !steps.is_empty() {
         tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
     }
-    let results = apply::execute(&ctx.client, steps, ctx.features).await;
-
-    let mut refused: BTreeMap<OwnerKey, Vec<String>> = BTreeMap::new();
-    for result in &results {
+    let mut setbacks: BTreeMap<OwnerKey, Setback> = BTreeMap::new();
+    for result in apply::execute(&ctx.client, steps, ctx.features).await {
         match (&result.step, &result.error) {
             (Step::Apply(child), None) => {
                 Metrics::kind(&ctx.metrics.applies, child.object.kind().name()).inc();
@@ -172,7 +378,8 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
                 Metrics::kind(&ctx.metrics.apply_errors, kind).inc();
                 let object = format!("{kind}/{}", child.object.meta().name.clone().unwrap_or_default());
                 tracing::warn!(tenant = %name, %object, %error, "the API server refused a child");
-                refused.entry(child.owner.clone()).or_default().push(format!("{object}: {}", server_message(error)));
+                let setback = Setback::refusal(&object, error);
+                setbacks.entry(child.owner.clone()).and_modify(|s| s.add(&setback)).or_insert(setback);
             }
             (Step::Prune { reference, .. }, None) => {
                 Metrics::kind(&ctx.metrics.prunes, reference.kind.name()).inc();
@@ -185,43 +392,50 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
             }
         }
     }
+    setbacks
+}
 
-    let now_text = planner::format_time(now);
+/// Writes the statuses the plan gives the tenant and its workflows, with the setbacks met
+/// while acting on it, where they differ from what is stored.
+async fn write_statuses(
+    tenant: &Tenant,
+    plan: &TenantPlan,
+    setbacks: &BTreeMap<OwnerKey, Setback>,
+    now: jiff::Timestamp,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let now = planner::format_time(now);
     if let Some(mut status) = plan.status.clone() {
-        if let Some(messages) = refused.get(&OwnerKey::Tenant { name: name.clone() }) {
-            mark_refused(
-                &mut status.conditions,
-                tenant.status.as_ref().map(|s| s.conditions.as_slice()),
-                &now_text,
-                tenant.metadata.generation,
-                messages,
-            );
+        let previous = tenant.status.as_ref().map(|s| s.conditions.as_slice());
+        if let Some(setback) = setbacks.get(&OwnerKey::Tenant { name: tenant.name_any() }) {
+            mark_refused(&mut status.conditions, previous, &now, tenant.metadata.generation, setback);
+            setback_event(tenant, previous, setback, ctx).await;
         }
         tenant_events(tenant, &status, ctx).await;
         sync_status(ctx, tenant, tenant.status.as_ref(), &status).await?;
     }
-    for ((namespace, workflow_name), planned) in &plan.workflows {
-        let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(workflow_name).within(namespace)) else {
+    for ((namespace, name), planned) in &plan.workflows {
+        let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(name).within(namespace)) else {
             continue;
         };
         let mut status = planned.clone();
-        let owner = OwnerKey::Workflow { namespace: namespace.clone(), name: workflow_name.clone() };
-        if let Some(messages) = refused.get(&owner) {
-            // The refused definition is not what runs: the deployed generation stays as it was.
-            status.deployed_generation = workflow.status.as_ref().and_then(|s| s.deployed_generation);
-            mark_refused(
-                &mut status.conditions,
-                workflow.status.as_ref().map(|s| s.conditions.as_slice()),
-                &now_text,
-                workflow.metadata.generation,
-                messages,
-            );
+        let owner = OwnerKey::Workflow { namespace: namespace.clone(), name: name.clone() };
+        if let Some(setback) = setbacks.get(&owner) {
+            let previous = workflow.status.as_ref();
+            // What was refused or withheld is not what runs: the deployed generation stays.
+            status.deployed_generation = previous.and_then(|s| s.deployed_generation);
+            if setback.reason == "NamespaceExists" {
+                // It cannot run at all, not merely this generation.
+                status.phase = Some(WorkflowPhase::Blocked);
+                status.reason = Some(setback.reason.clone());
+            }
+            let conditions = previous.map(|s| s.conditions.as_slice());
+            mark_refused(&mut status.conditions, conditions, &now, workflow.metadata.generation, setback);
         }
         workflow_events(&workflow, &status, ctx).await;
         sync_status(ctx, workflow.as_ref(), workflow.status.as_ref(), &status).await?;
     }
-    let wait = if refused.is_empty() { ctx.backoff(&name, false) } else { RETRY_AFTER_REFUSAL };
-    Ok(Action::requeue(wait))
+    Ok(())
 }
 
 /// The API server's own words for a refusal.
@@ -232,23 +446,104 @@ fn server_message(error: &kube::Error) -> String {
     }
 }
 
-/// Reports refused children on their owner: Ready False and Stalled, reason ApplyFailed.
+/// Reports a setback on its owner: `Ready=False` with its reason, and `Stalled=True` when a
+/// human has to act (invalid, forbidden, over quota, a namespace that is not ours) or
+/// `Reconciling=True` while a transient refusal is retried.
 fn mark_refused(
     conditions: &mut Vec<Condition>,
     previous: Option<&[Condition]>,
     now: &str,
     generation: Option<i64>,
-    messages: &[String],
+    setback: &Setback,
 ) {
     let mut updated = Conditions::new(previous.unwrap_or_default(), now, generation);
     for condition in conditions.iter() {
         updated.set(&condition.type_, condition.status, &condition.reason, condition.message.clone());
     }
-    // A refusal (invalid, forbidden, over quota) does not go away by retrying: a human has to act.
-    let message = format!("the API server refused: {}", messages.join("; "));
-    updated.set("Ready", ConditionStatus::False, "ApplyFailed", message.clone());
-    updated.set("Stalled", ConditionStatus::True, "ApplyFailed", message);
+    let message = match setback.reason.as_str() {
+        "ApplyFailed" => format!("the API server refused: {}", setback.message),
+        "Retrying" => format!("the API server did not accept it yet; retrying: {}", setback.message),
+        _ => setback.message.clone(),
+    };
+    updated.set("Ready", ConditionStatus::False, &setback.reason, message.clone());
+    if setback.permanent {
+        updated.set("Stalled", ConditionStatus::True, &setback.reason, message);
+    } else {
+        updated.set("Reconciling", ConditionStatus::True, &setback.reason, message);
+    }
     *conditions = updated.finish();
+}
+
+/// A Warning Event when an owner meets a setback it did not report already.
+async fn setback_event<K: Resource<DynamicType = ()>>(
+    object: &K,
+    previous: Option<&[Condition]>,
+    setback: &Setback,
+    ctx: &Context,
+) {
+    let ready = previous.unwrap_or_default().iter().find(|c| c.type_ == "Ready");
+    if ready.is_some_and(|c| c.reason == setback.reason) {
+        return;
+    }
+    ctx.event(object, EventType::Warning, &setback.reason, setback.message.clone()).await;
+}
+
+/// Reports a stored object that does not decode: `Ready=False` and `Stalled=True` with reason
+/// `InvalidSpec` and the decode error, written as a merge patch of the status conditions only
+/// (the rest of its status is left as it was), or as an Event when even that is refused.
+/// Nothing is written when its status says so already.
+pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    namespace: Option<&str>,
+    name: &str,
+    object: &Undecodable,
+) {
+    let kind = K::kind(&()).to_string();
+    let now = planner::format_time(jiff::Timestamp::now());
+    let message = format!(
+        "the stored {kind} does not decode: {}; its children are left exactly as they are until it is fixed",
+        object.error
+    );
+    let mut conditions = Conditions::new(&object.conditions, &now, object.generation);
+    conditions.set("Ready", ConditionStatus::False, "InvalidSpec", message.clone());
+    conditions.set("Stalled", ConditionStatus::True, "InvalidSpec", message.clone());
+    let conditions = conditions.finish();
+    if object.conditions == conditions {
+        return;
+    }
+    let resource = kube::core::ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(ctx.client.clone(), namespace, &resource),
+        None => Api::all_with(ctx.client.clone(), &resource),
+    };
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    let patch = Patch::Merge(json!({ "status": { "conditions": conditions } }));
+    match api.patch_status(name, &params, &patch).await {
+        Ok(_) => {
+            Metrics::kind(&ctx.metrics.status_patches, &kind).inc();
+        }
+        Err(error) => {
+            tracing::warn!(%kind, %name, %error, "cannot write the status of an object that does not decode");
+            let reference = ObjectReference {
+                api_version: Some(K::api_version(&()).into_owned()),
+                kind: Some(kind),
+                name: Some(name.to_string()),
+                namespace: namespace.map(str::to_string),
+                uid: object.uid.clone(),
+                ..ObjectReference::default()
+            };
+            let event = Event {
+                type_: EventType::Warning,
+                reason: "InvalidSpec".into(),
+                note: Some(message),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+                tracing::warn!(%error, "cannot publish event");
+            }
+        }
+    }
 }
 
 /// Writes `planned` as `object`'s status when it differs from `current`: a steady object
@@ -318,23 +613,29 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
     ctx.event(workflow, type_, event, if reason.is_empty() { message } else { format!("{reason}: {message}") }).await;
 }
 
-/// Removes a deleted tenant's workloads, then its namespace; the finalizer is released only
-/// once the namespace is gone.
+/// Removes a deleted tenant's workloads, then its namespace, if we created it for this
+/// tenant (its controller ownerReference carries the tenant's UID): a namespace the tenant
+/// named but did not get from us is left as it is. The finalizer is released only once the
+/// namespace is gone or known not to be ours.
 async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
-    let observed = ctx.caches.observed_children(&name);
-    let workloads: Vec<Step> = observed
-        .iter()
+    let namespace =
+        tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(&name));
+    let workflows = planner::Catalog::workflows_in_namespace(&ctx.caches, &namespace);
+    let owners: BTreeSet<String> = tenant.uid().into_iter().chain(workflows.iter().filter_map(|w| w.uid())).collect();
+    let workloads: Vec<Step> = ctx
+        .caches
+        .observed_children(&name)
+        .into_iter()
         .filter(|o| matches!(o.reference.kind, ChildKind::Deployment | ChildKind::CronJob))
-        .map(|o| Step::Prune { reference: o.reference.clone(), uid: o.uid.clone() })
+        .filter(|o| o.controller_uid.as_ref().is_some_and(|uid| owners.contains(uid)))
+        .map(|o| Step::Prune { reference: o.reference, uid: o.uid })
         .collect();
     for result in apply::execute(&ctx.client, workloads, ctx.features).await {
         if let Some(error) = result.error {
             return Err(Error::kube(format!("removing the workloads of tenant {name}"), error));
         }
     }
-    let namespace =
-        tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(&name));
     let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
     match namespaces.get_opt(&namespace).await.map_err(|e| Error::kube(format!("reading namespace {namespace}"), e))? {
         None => {
@@ -342,9 +643,9 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
             Ok(Action::await_change())
         }
         Some(existing) => {
-            let ours = existing.labels().get(planner::labels::TENANT) == Some(&name);
+            let ours = tenant.uid().is_some() && apply::controller_uid(existing.owner_references()) == tenant.uid();
             if !ours {
-                tracing::info!(tenant = %name, %namespace, "namespace does not carry this tenant's label; left in place");
+                tracing::info!(tenant = %name, %namespace, "namespace was not created for this tenant; left in place");
                 return Ok(Action::await_change());
             }
             if existing.metadata.deletion_timestamp.is_none() {

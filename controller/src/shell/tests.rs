@@ -2,7 +2,7 @@
 //! fleet, a missing child, a deleted workflow, a refused child and a broken reference cause.
 
 use super::apply::FIELD_MANAGER;
-use super::cache::Caches;
+use super::cache::{Caches, Undecodable};
 use super::metrics::Metrics;
 use super::reconcile::{converge, Context, FINALIZER};
 use crate::api::Tenant;
@@ -31,9 +31,24 @@ impl Seen {
     }
 }
 
+/// How the mocked API server answers.
+#[derive(Default, Clone)]
+struct Server {
+    /// Applies to paths ending in one of these get 422 (over quota).
+    refuse: &'static [&'static str],
+    /// Applies to paths ending in one of these get 503 (a webhook that is down).
+    unavailable: &'static [&'static str],
+    /// Objects that exist, by path: GETs return them, creates of them conflict.
+    existing: Vec<(String, Value)>,
+}
+
+fn failure(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code})
+}
+
 /// A client whose requests are recorded and answered like an API server would: applies
-/// echo the object, deletes succeed, anything whose path ends in one of `refuse` gets 422.
-fn mock_api(refuse: &'static [&'static str]) -> (Client, tokio::task::JoinHandle<Vec<Seen>>) {
+/// echo the object, deletes succeed, refusals as `server` says.
+fn mock_api(server: Server) -> (Client, tokio::task::JoinHandle<Vec<Seen>>) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let server = tokio::spawn(async move {
         let mut handle = std::pin::pin!(handle);
@@ -44,12 +59,22 @@ fn mock_api(refuse: &'static [&'static str]) -> (Client, tokio::task::JoinHandle
             let query = request.uri().query().unwrap_or_default().to_string();
             let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let (status, answer) = if refuse.iter().any(|name| path.ends_with(name)) && method == "PATCH" {
+            let name = body["metadata"]["name"].as_str().unwrap_or_default();
+            let created = format!("{path}/{name}");
+            let existing = server.existing.iter().find(|(p, _)| *p == path || (method == "POST" && *p == created));
+            let (status, answer) = if server.refuse.iter().any(|name| path.ends_with(name)) && method == "PATCH" {
                 let message = "exceeded quota: tenantry-quota, requested: limits.cpu=8, limited: limits.cpu=4";
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": "Invalid", "code": 422}),
-                )
+                (StatusCode::UNPROCESSABLE_ENTITY, failure(422, "Invalid", message))
+            } else if server.unavailable.iter().any(|name| path.ends_with(name)) && method == "PATCH" {
+                let message =
+                    "Internal error occurred: failed calling webhook \"policy.example.com\": connection refused";
+                (StatusCode::SERVICE_UNAVAILABLE, failure(503, "ServiceUnavailable", message))
+            } else if let Some((_, object)) = existing {
+                match method.as_str() {
+                    "GET" => (StatusCode::OK, object.clone()),
+                    "POST" => (StatusCode::CONFLICT, failure(409, "AlreadyExists", "already exists")),
+                    _ => (StatusCode::OK, object.clone()),
+                }
             } else {
                 match method.as_str() {
                     "PATCH" | "POST" => {
@@ -93,6 +118,13 @@ fn stored(plan: &planner::Plan) -> Vec<(ChildKind, DynamicObject)> {
             manifest["metadata"]["uid"] =
                 json!(format!("uid-{}", child.object.meta().name.clone().unwrap_or_default()));
             manifest["metadata"]["resourceVersion"] = json!("7");
+            if child.object.kind() == ChildKind::Deployment {
+                // Rolled out: every replica updated and available.
+                let replicas = manifest["spec"]["replicas"].clone();
+                manifest["metadata"]["generation"] = json!(1);
+                manifest["status"] = json!({"observedGeneration": 1, "updatedReplicas": replicas,
+                    "availableReplicas": replicas, "conditions": [{"type": "Available", "status": "True"}]});
+            }
             (child.object.kind(), serde_json::from_value(manifest).expect("dynamic object"))
         })
         .collect()
@@ -101,10 +133,24 @@ fn stored(plan: &planner::Plan) -> Vec<(ChildKind, DynamicObject)> {
 /// A fleet already reconciled once: its children exist and its statuses are written.
 fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     let mut world = fixtures::fleet();
+    world.tenants[0].metadata.uid = Some("uid-tenant-shop".into());
+    world.workflows[0].metadata.uid = Some("uid-workflow-orders".into());
     world.tenants[0].metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     world.tenants[0].metadata.generation = Some(1);
     world.workflows[0].metadata.generation = Some(1);
-    let earlier = planner::plan(&world, "2026-11-01T00:00:00Z".parse().expect("instant"));
+    let earlier: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().expect("instant");
+    let observed = stored(&planner::plan(&world, earlier));
+    // The workloads run: the statuses written then say so.
+    let caches = Caches::from_snapshot(&world, observed);
+    world.workloads = world
+        .workflows
+        .iter()
+        .filter_map(|w| {
+            let key = (w.metadata.namespace.clone().unwrap_or_default(), w.metadata.name.clone().unwrap_or_default());
+            planner::Catalog::workload(&caches, &key.0, &key.1).map(|state| (key, state))
+        })
+        .collect();
+    let earlier = planner::plan(&world, earlier);
     world.tenants[0].status = earlier.tenants.get("shop").cloned();
     for workflow in &mut world.workflows {
         let key = (
@@ -116,13 +162,12 @@ fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     (world, stored(&earlier))
 }
 
-async fn reconcile_shop(
-    world: &World,
-    observed: Vec<(ChildKind, DynamicObject)>,
-    refuse: &'static [&'static str],
-) -> Vec<Seen> {
-    let (client, server) = mock_api(refuse);
-    let caches = Caches::from_snapshot(world, observed);
+async fn reconcile_shop(world: &World, observed: Vec<(ChildKind, DynamicObject)>, server: Server) -> Vec<Seen> {
+    reconcile_with(world, Caches::from_snapshot(world, observed), server).await
+}
+
+async fn reconcile_with(world: &World, caches: Caches, server: Server) -> Vec<Seen> {
+    let (client, server) = mock_api(server);
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
     let ctx = Context::new(client, caches, metrics, BTreeSet::new(), None);
@@ -135,7 +180,7 @@ async fn reconcile_shop(
 #[tokio::test]
 async fn a_settled_fleet_causes_no_request_at_all() {
     let (world, observed) = settled_fleet();
-    let seen = reconcile_shop(&world, observed, &[]).await;
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
     assert!(seen.is_empty(), "an unchanged world writes nothing: {seen:#?}");
 }
 
@@ -143,8 +188,11 @@ async fn a_settled_fleet_causes_no_request_at_all() {
 async fn a_deleted_managed_deployment_is_applied_again() {
     let (world, mut observed) = settled_fleet();
     observed.retain(|(kind, _)| *kind != ChildKind::Deployment);
-    let seen = reconcile_shop(&world, observed, &[]).await;
-    let writes: Vec<&Seen> = seen.iter().filter(|s| s.is_write()).collect();
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    // The workflow no longer runs, and its status says so until the Deployment is back.
+    let status = seen.iter().find(|s| s.path.ends_with("workflows/orders/status")).expect("workflow status");
+    assert_eq!(condition(&status.body, "Ready").map(|c| c["reason"].clone()), Some(json!("Deploying")));
+    let writes: Vec<&Seen> = seen.iter().filter(|s| s.is_write() && !s.path.ends_with("/status")).collect();
     assert_eq!(writes.len(), 1, "{writes:#?}");
     assert_eq!(writes[0].method, "PATCH");
     assert_eq!(writes[0].path, "/apis/apps/v1/namespaces/tenant-shop/deployments/orders");
@@ -163,31 +211,158 @@ async fn an_edited_field_we_own_is_restored() {
             object.data["spec"]["hard"]["pods"] = json!("500");
         }
     }
-    let seen = reconcile_shop(&world, observed, &[]).await;
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(seen[0].path, "/api/v1/namespaces/tenant-shop/resourcequotas/tenantry-quota");
     assert_eq!(seen[0].body["spec"]["hard"]["pods"], "20");
 }
 
 #[tokio::test]
-async fn a_deleted_workflow_has_its_children_pruned() {
+async fn a_child_no_longer_desired_is_pruned() {
     let (mut world, observed) = settled_fleet();
-    world.workflows.clear();
-    let seen = reconcile_shop(&world, observed, &[]).await;
-    let deletes: BTreeSet<String> = seen.iter().filter(|s| s.method == "DELETE").map(|s| s.path.clone()).collect();
-    assert_eq!(
-        deletes,
-        BTreeSet::from([
-            "/api/v1/namespaces/tenant-shop/configmaps/orders-definition".to_string(),
-            "/apis/apps/v1/namespaces/tenant-shop/deployments/orders".to_string(),
-        ])
-    );
-    let delete = seen.iter().find(|s| s.method == "DELETE").expect("a delete");
-    assert!(delete.body["preconditions"]["uid"].is_string(), "deletes are pinned to the observed uid");
+    world.workflows[0].spec.trigger = fixtures::schedule("0 2 * * *", None);
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    let deletes: Vec<&Seen> = seen.iter().filter(|s| s.method == "DELETE").collect();
+    assert_eq!(deletes.len(), 1, "{deletes:#?}");
+    assert_eq!(deletes[0].path, "/apis/apps/v1/namespaces/tenant-shop/deployments/orders");
+    assert!(deletes[0].body["preconditions"]["uid"].is_string(), "deletes are pinned to the observed uid");
+    assert!(seen.iter().any(|s| s.method == "PATCH" && s.path.ends_with("cronjobs/orders")), "the CronJob replaces it");
     assert!(
         seen.iter().any(|s| s.path.contains("/events") && s.body["reason"] == "Pruned"),
         "a Pruned event is recorded"
     );
+}
+
+/// Children of a workflow that is gone carry an ownerReference to an owner that no longer
+/// exists: the garbage collector removes them. The operator deletes only objects whose
+/// controller is a live owner it knows.
+#[tokio::test]
+async fn a_deleted_workflows_children_are_left_to_the_garbage_collector() {
+    let (mut world, observed) = settled_fleet();
+    world.workflows.clear();
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    assert!(seen.iter().all(|s| s.method != "DELETE"), "{seen:#?}");
+}
+
+#[tokio::test]
+async fn a_labelled_object_we_did_not_create_is_never_pruned() {
+    let (world, mut observed) = settled_fleet();
+    let (_, template) = observed.iter().find(|(kind, _)| *kind == ChildKind::ConfigMap).cloned().expect("config map");
+    let mut copied = template.clone();
+    copied.metadata.name = Some("copied-labels".into());
+    copied.metadata.uid = Some("uid-copied".into());
+    copied.metadata.owner_references = None;
+    observed.push((ChildKind::ConfigMap, copied));
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    assert!(seen.is_empty(), "{seen:#?}");
+}
+
+/// List responses carry no apiVersion or kind in their items: a restarted operator observes
+/// every child that way, and must still find nothing to write.
+#[tokio::test]
+async fn a_settled_fleet_observed_through_a_list_causes_no_request() {
+    let (world, mut observed) = settled_fleet();
+    for (_, object) in &mut observed {
+        object.types = None;
+    }
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    assert!(seen.is_empty(), "a relist writes nothing: {seen:#?}");
+}
+
+fn condition(status: &Value, type_: &str) -> Option<Value> {
+    status["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == type_)).cloned()
+}
+
+#[tokio::test]
+async fn a_namespace_someone_else_created_is_not_taken_over() {
+    let (mut world, _) = settled_fleet();
+    world.tenants[0].status = None;
+    world.workflows[0].status = None;
+    let foreign = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "tenant-shop", "uid": "uid-foreign", "labels": {"team": "monitoring"}}});
+    let server = Server { existing: vec![("/api/v1/namespaces/tenant-shop".into(), foreign)], ..Server::default() };
+    let seen = reconcile_shop(&world, Vec::new(), server).await;
+    let writes: Vec<&Seen> =
+        seen.iter().filter(|s| s.is_write() && !s.path.ends_with("/status") && !s.path.contains("/events")).collect();
+    assert_eq!(writes.len(), 1, "only the create that finds it exists: {writes:#?}");
+    assert_eq!((writes[0].method.as_str(), writes[0].path.as_str()), ("POST", "/api/v1/namespaces"));
+    let tenant = seen.iter().find(|s| s.path.ends_with("tenants/shop/status")).expect("tenant status");
+    let ready = condition(&tenant.body, "Ready").expect("Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("NamespaceExists")));
+    assert!(ready["message"].as_str().unwrap_or_default().contains("'tenant-shop'"), "{ready}");
+    assert_eq!(condition(&tenant.body, "Stalled").map(|c| c["status"].clone()), Some(json!("True")));
+    let workflow = seen.iter().find(|s| s.path.ends_with("workflows/orders/status")).expect("workflow status");
+    assert_eq!(workflow.body["status"]["phase"], "Blocked");
+    assert_eq!(workflow.body["status"]["reason"], "NamespaceExists");
+}
+
+#[tokio::test]
+async fn a_namespace_we_created_earlier_is_ours() {
+    let (mut world, _) = settled_fleet();
+    world.tenants[0].status = None;
+    let ours = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenant-shop", "uid": "uid-ns",
+        "ownerReferences": [{"apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "name": "shop",
+                             "uid": "uid-tenant-shop", "controller": true}]}});
+    let server = Server { existing: vec![("/api/v1/namespaces/tenant-shop".into(), ours)], ..Server::default() };
+    let seen = reconcile_shop(&world, Vec::new(), server).await;
+    assert!(seen.iter().any(|s| s.method == "PATCH" && s.path.ends_with("resourcequotas/tenantry-quota")));
+    let tenant = seen.iter().find(|s| s.path.ends_with("tenants/shop/status")).expect("tenant status");
+    assert_eq!(condition(&tenant.body, "Ready").map(|c| c["status"].clone()), Some(json!("True")));
+}
+
+#[tokio::test]
+async fn the_operators_own_namespace_is_refused() {
+    let (mut world, _) = settled_fleet();
+    world.tenants[0].spec.namespace = Some("tenantry-system".into());
+    let seen = reconcile_shop(&world, Vec::new(), Server::default()).await;
+    assert!(seen.iter().all(|s| s.path.ends_with("/status") || s.path.contains("/events")), "{seen:#?}");
+    let tenant = seen.iter().find(|s| s.path.ends_with("tenants/shop/status")).expect("tenant status");
+    assert_eq!(condition(&tenant.body, "Ready").map(|c| c["reason"].clone()), Some(json!("ReservedNamespace")));
+}
+
+#[tokio::test]
+async fn a_transient_refusal_is_retried_not_stalled() {
+    let (mut world, observed) = settled_fleet();
+    world.workflows[0].spec.runner.args = vec!["--verbose".into()];
+    world.workflows[0].metadata.generation = Some(2);
+    let server = Server { unavailable: &["deployments/orders"], ..Server::default() };
+    let seen = reconcile_shop(&world, observed, server).await;
+    let status = seen.iter().find(|s| s.path.ends_with("workflows/orders/status")).expect("workflow status");
+    let ready = condition(&status.body, "Ready").expect("Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("Retrying")));
+    let reconciling = condition(&status.body, "Reconciling").expect("Reconciling");
+    assert_eq!(reconciling["status"], "True");
+    assert!(condition(&status.body, "Stalled").is_none(), "a webhook that is down needs no human");
+    assert_eq!(status.body["status"]["phase"], "Running");
+}
+
+#[tokio::test]
+async fn an_undecodable_workflow_freezes_its_children_and_says_why() {
+    let (mut world, observed) = settled_fleet();
+    // Stored, but it does not decode: the typed cache does not hold it.
+    world.workflows.clear();
+    let caches = Caches::from_snapshot(&world, observed);
+    let undecodable = Undecodable {
+        uid: Some("uid-workflow-orders".into()),
+        generation: Some(3),
+        error: "spec.trigger: missing field `schedule`".into(),
+        conditions: Vec::new(),
+    };
+    caches
+        .undecodable
+        .write()
+        .expect("lock")
+        .insert(("Workflow".into(), "tenant-shop".into(), "orders".into()), undecodable);
+    let seen = reconcile_with(&world, caches, Server::default()).await;
+    assert!(seen.iter().all(|s| s.method != "DELETE"), "nothing of it is pruned: {seen:#?}");
+    assert!(!seen.iter().any(|s| s.path.contains("deployments") || s.path.contains("orders-definition")));
+    let status = seen.iter().find(|s| s.path.ends_with("workflows/orders/status")).expect("its status is written");
+    assert!(status.query.contains("fieldManager=tenantry"));
+    let ready = condition(&status.body, "Ready").expect("Ready");
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("InvalidSpec")));
+    assert!(ready["message"].as_str().unwrap_or_default().contains("missing field"), "{ready}");
+    assert_eq!(condition(&status.body, "Stalled").map(|c| c["status"].clone()), Some(json!("True")));
+    assert!(status.body["status"].get("phase").is_none(), "only the conditions are patched");
 }
 
 #[tokio::test]
@@ -195,7 +370,7 @@ async fn a_refused_child_is_reported_on_its_owner_and_holds_up_nothing_else() {
     let (mut world, observed) = settled_fleet();
     world.workflows[0].spec.runner.args = vec!["--verbose".into()];
     world.workflows[0].metadata.generation = Some(2);
-    let seen = reconcile_shop(&world, observed, &["deployments/orders"]).await;
+    let seen = reconcile_shop(&world, observed, Server { refuse: &["deployments/orders"], ..Server::default() }).await;
     assert!(
         seen.iter().any(|s| s.method == "PATCH" && s.path.ends_with("configmaps/orders-definition")),
         "the definition is still applied"
@@ -220,7 +395,7 @@ async fn a_refused_child_is_reported_on_its_owner_and_holds_up_nothing_else() {
 async fn a_broken_tier_reference_writes_only_the_status() {
     let (mut world, observed) = settled_fleet();
     world.tenants[0].spec.tier_ref = "platinum".into();
-    let seen = reconcile_shop(&world, observed, &[]).await;
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
     assert!(
         seen.iter().all(|s| s.path.ends_with("/status") || s.path.contains("/events")),
         "no child is touched: {seen:#?}"
