@@ -28,6 +28,10 @@ pub const FINALIZER: &str = "tenantry.dev/cleanup";
 const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant whose children were refused is tried again.
 const RETRY_AFTER_REFUSAL: Duration = Duration::from_secs(30);
+/// How often a deleted tenant's cleanup checks whether its namespace is gone.
+const CLEANUP_POLL: Duration = Duration::from_secs(5);
+/// The longest wait between attempts of a failing tenant.
+const MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// What every reconcile shares.
 pub struct Context {
@@ -87,15 +91,20 @@ impl Context {
         }
     }
 
-    fn backoff(&self, tenant: &str, failed: bool) -> Duration {
+    /// A reconcile of `tenant` succeeded: its failures are forgotten. Returns when to plan it
+    /// again anyway (the resync that catches what a watch missed).
+    pub fn record_success(&self, tenant: &str) -> Duration {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(tenant);
+        RESYNC
+    }
+
+    /// A reconcile of `tenant` failed: counts it and returns how long to wait before the next
+    /// attempt, doubling from 2 s with each consecutive failure up to 5 minutes.
+    pub fn next_retry(&self, tenant: &str) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if !failed {
-            failures.remove(tenant);
-            return RESYNC;
-        }
         let count = failures.entry(tenant.to_string()).or_default();
         *count = count.saturating_add(1);
-        Duration::from_secs(2u64.saturating_pow((*count).min(8)).min(300))
+        Duration::from_secs(2u64.saturating_pow((*count).min(9))).min(MAX_RETRY)
     }
 }
 
@@ -115,21 +124,21 @@ pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) 
     let started = Instant::now();
     let api: Api<PartialObjectMeta<Tenant>> = Api::all(ctx.client.clone());
     let result = finalizer(&api, FINALIZER, meta, |event| {
-        let deleting = matches!(event, Finalize::Cleanup(_));
         let (tenant, ctx) = (tenant.clone(), ctx.clone());
         async move {
-            if deleting {
-                clean_up(&tenant, &ctx).await
-            } else {
-                converge(&tenant, &ctx).await
+            match event {
+                Finalize::Apply(_) => converge(&tenant, &ctx).await.map_err(FinalizerStep::Failed),
+                Finalize::Cleanup(_) => match clean_up(&tenant, &ctx).await {
+                    Ok(Cleanup::Done) => Ok(Action::await_change()),
+                    // An error to the finalizer, so that it keeps the finalizer; a requeue below.
+                    Ok(Cleanup::Pending(why)) => Err(FinalizerStep::NotDone(why)),
+                    Err(error) => Err(FinalizerStep::Failed(error)),
+                },
             }
         }
     })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::kube(format!("managing the finalizer of tenant {name}"), kube::Error::Service(Box::new(other))),
-    });
+    .await;
+    let result = finalizer_outcome(&name, result);
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.metric_label(),
@@ -138,11 +147,68 @@ pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) 
     result
 }
 
-/// Backs off a tenant whose reconcile failed.
+/// What `clean_up` reports when it succeeded: the tenant's children are gone (the finalizer
+/// may go), or not yet (a namespace still terminating): checked again shortly, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Nothing of the tenant is left: release the finalizer.
+    Done,
+    /// Still going; the reason is logged, and cleanup runs again after a short wait.
+    Pending(String),
+}
+
+/// What the finalizer's closure fails with: a real error, or a cleanup not done yet (which
+/// must keep the finalizer, so it cannot be `Ok`).
+#[derive(Debug, thiserror::Error)]
+enum FinalizerStep {
+    #[error(transparent)]
+    Failed(Error),
+    #[error("not done yet: {0}")]
+    NotDone(String),
+}
+
+/// The finalizer's result as the controller sees it: a cleanup not done yet is a short
+/// requeue, a failed finalizer update is [`Error::Finalizer`], the rest is the reconcile's own
+/// error.
+fn finalizer_outcome(
+    tenant: &str,
+    result: Result<Action, kube::runtime::finalizer::Error<FinalizerStep>>,
+) -> Result<Action, Error> {
+    use kube::runtime::finalizer::Error as Finalizer;
+    match result {
+        Ok(action) => Ok(action),
+        Err(
+            Finalizer::ApplyFailed(FinalizerStep::Failed(error))
+            | Finalizer::CleanupFailed(FinalizerStep::Failed(error)),
+        ) => Err(error),
+        Err(
+            Finalizer::ApplyFailed(FinalizerStep::NotDone(why)) | Finalizer::CleanupFailed(FinalizerStep::NotDone(why)),
+        ) => {
+            tracing::info!(tenant, %why, wait_seconds = CLEANUP_POLL.as_secs(), "cleanup not done yet");
+            Ok(Action::requeue(CLEANUP_POLL))
+        }
+        Err(Finalizer::AddFinalizer(source) | Finalizer::RemoveFinalizer(source)) => {
+            Err(Error::Finalizer { tenant: tenant.to_string(), source })
+        }
+        // Neither happens: the object comes from the API server, named, and the finalizer's
+        // name is a constant.
+        Err(other @ (Finalizer::UnnamedObject | Finalizer::InvalidFinalizer)) => {
+            Err(Error::Finalizer { tenant: tenant.to_string(), source: kube::Error::Service(other.to_string().into()) })
+        }
+    }
+}
+
+/// Backs off a tenant whose reconcile failed. What passes on its own (timeouts, conflicts,
+/// an unreachable webhook) is logged at warn; what the API server refused, at error.
 pub fn error_policy(tenant: Arc<PartialObjectMeta<Tenant>>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = tenant.name_any();
-    let wait = ctx.backoff(&name, true);
-    tracing::warn!(tenant = %name, %error, retry_in_seconds = wait.as_secs(), "reconcile failed");
+    let wait = ctx.next_retry(&name);
+    let retry_in_seconds = wait.as_secs();
+    if error.is_transient() {
+        tracing::warn!(tenant = %name, %error, retry_in_seconds, "reconcile failed; retrying");
+    } else {
+        tracing::error!(tenant = %name, %error, retry_in_seconds, "reconcile failed: the API server refused; retrying");
+    }
     Action::requeue(wait)
 }
 
@@ -220,7 +286,7 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         workflow_events(&workflow, &status, ctx).await;
         sync_status(ctx, workflow.as_ref(), workflow.status.as_ref(), &status).await?;
     }
-    let wait = if refused.is_empty() { ctx.backoff(&name, false) } else { RETRY_AFTER_REFUSAL };
+    let wait = if refused.is_empty() { ctx.record_success(&name) } else { RETRY_AFTER_REFUSAL };
     Ok(Action::requeue(wait))
 }
 
@@ -287,7 +353,13 @@ where
         .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map(|_| ())
-        .map_err(|e| Error::kube(format!("patching the status of {} {name}", K::kind(&())), e))
+        .map_err(|source| {
+            let object = match namespace {
+                Some(namespace) => format!("{} {namespace}/{name}", K::kind(&())),
+                None => format!("{} {name}", K::kind(&())),
+            };
+            Error::StatusPatch { object, source }
+        })
 }
 
 async fn tenant_events(tenant: &Tenant, status: &TenantStatus, ctx: &Context) {
@@ -314,13 +386,14 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
         Some(WorkflowPhase::Blocked) => (EventType::Warning, "WorkflowBlocked"),
         Some(WorkflowPhase::Pending) | None => return,
     };
-    tracing::info!(workflow = %workflow.name_any(), namespace = ?workflow.namespace(), phase = ?status.phase, %reason, "workflow phase changed");
+    let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+    tracing::info!(workflow = %workflow.name_any(), namespace = %workflow.namespace().unwrap_or_default(), %phase, %reason, "workflow phase changed");
     ctx.event(workflow, type_, event, if reason.is_empty() { message } else { format!("{reason}: {message}") }).await;
 }
 
 /// Removes a deleted tenant's workloads, then its namespace; the finalizer is released only
 /// once the namespace is gone.
-async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
+async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Cleanup, Error> {
     let name = tenant.name_any();
     let observed = ctx.caches.observed_children(&name);
     let workloads: Vec<Step> = observed
@@ -339,13 +412,13 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     match namespaces.get_opt(&namespace).await.map_err(|e| Error::kube(format!("reading namespace {namespace}"), e))? {
         None => {
             tracing::info!(tenant = %name, %namespace, "tenant removed");
-            Ok(Action::await_change())
+            Ok(Cleanup::Done)
         }
         Some(existing) => {
             let ours = existing.labels().get(planner::labels::TENANT) == Some(&name);
             if !ours {
                 tracing::info!(tenant = %name, %namespace, "namespace does not carry this tenant's label; left in place");
-                return Ok(Action::await_change());
+                return Ok(Cleanup::Done);
             }
             if existing.metadata.deletion_timestamp.is_none() {
                 namespaces
@@ -355,7 +428,7 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
                 ctx.event(tenant, EventType::Normal, "NamespaceDeleted", format!("deleting namespace {namespace}"))
                     .await;
             }
-            Err(Error::CleanupPending(format!("namespace {namespace} is still terminating")))
+            Ok(Cleanup::Pending(format!("namespace {namespace} is still terminating")))
         }
     }
 }
