@@ -22,6 +22,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::PartialObjectMeta;
 use kube::runtime::{controller, Controller};
 use kube::{Api, Client, Config};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -312,27 +313,49 @@ pub async fn lead(
     probes: ProbeState,
     shutdown: Shutdown,
 ) -> Result<(), RunError> {
-    let lease = Arc::new(LeaderLease::new(client.clone(), settings.clone()));
+    let lease = Arc::new(LeaderLease::new(client.clone(), settings));
+    let leader_probes = probes.clone();
+    let leader_metrics = metrics.clone();
+    elect(lease, &metrics, &probes, &shutdown, move |stop| {
+        let (client, options, metrics, probes) =
+            (client.clone(), options.clone(), leader_metrics.clone(), leader_probes.clone());
+        async move { controllers(client, &options, metrics, &probes, stop).await }
+    })
+    .await
+}
+
+/// The election loop of [`lead`], with what runs while leading passed in (the controllers;
+/// a recorder in tests). `leader(stop)` must return `Ok` once `stop` resolves; it is dropped
+/// on the spot when the lease is lost.
+pub(crate) async fn elect<F, Fut>(
+    lease: Arc<LeaderLease>,
+    metrics: &Metrics,
+    probes: &ProbeState,
+    shutdown: &Shutdown,
+    mut leader: F,
+) -> Result<(), RunError>
+where
+    F: FnMut(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RunError>>,
+{
+    let settings = lease.settings().clone();
     let (name, identity) = (settings.name.as_str(), settings.identity.as_str());
     loop {
         probes.set_role(Role::Follower);
-        if !follow(&lease, &probes, &shutdown).await {
-            probes.set_role(Role::Stopping);
-            probes.lease.disarm();
-            return Ok(());
+        if !follow(&lease, probes, shutdown).await {
+            break;
         }
         tracing::info!(lease = %name, %identity, "acquired the lease; leading");
         metrics.lease_transition("acquired");
         metrics.leader.set(1);
         probes.set_role(Role::Leader);
-        let stepped = lead_while_held(&client, &lease, &options, &metrics, &probes, &shutdown).await;
+        let stepped = lead_while_held(&lease, leader(shutdown.clone()), metrics, probes).await;
         metrics.leader.set(0);
         match stepped {
             Stepped::Shutdown => {
                 probes.set_role(Role::Stopping);
-                probes.lease.disarm();
-                release(&lease, &metrics).await;
-                return Ok(());
+                release(&lease, metrics).await;
+                break;
             }
             Stepped::Down(StepDown::Taken(holder)) => {
                 metrics.lease_transition("taken");
@@ -346,16 +369,17 @@ pub async fn lead(
             }
             Stepped::Failed(error) => {
                 tracing::error!(lease = %name, %error, "stopped reconciling; releasing the lease and competing again");
-                release(&lease, &metrics).await;
+                release(&lease, metrics).await;
                 tokio::time::sleep(settings.retry_period).await;
             }
         }
         if shutdown.peek().is_some() {
-            probes.set_role(Role::Stopping);
-            probes.lease.disarm();
-            return Ok(());
+            break;
         }
     }
+    probes.set_role(Role::Stopping);
+    probes.lease.disarm();
+    Ok(())
 }
 
 /// Tries to acquire the lease every retry period until it is held (`true`) or `shutdown`
@@ -395,19 +419,17 @@ async fn follow(lease: &LeaderLease, probes: &ProbeState, shutdown: &Shutdown) -
     }
 }
 
-/// Leads until shutdown, a step-down or a dead watch. The renewer runs beside the
-/// controllers; when it gives up, the controllers are dropped on the spot (reconciles in
-/// flight are cancelled), well before a follower may take the lease.
+/// Leads until shutdown, a step-down or a dead watch. The renewer runs beside `leader`; when
+/// it gives up, `leader` is dropped on the spot (reconciles in flight are cancelled), well
+/// before a follower may take the lease.
 async fn lead_while_held(
-    client: &Client,
     lease: &Arc<LeaderLease>,
-    options: &ControllerOptions,
-    metrics: &Arc<Metrics>,
+    leader: impl std::future::Future<Output = Result<(), RunError>>,
+    metrics: &Metrics,
     probes: &ProbeState,
-    shutdown: &Shutdown,
 ) -> Stepped {
     let (gave_up, step_down) = tokio::sync::oneshot::channel::<StepDown>();
-    let renewer = tokio::spawn(renew(lease.clone(), probes.clone(), metrics.clone(), gave_up));
+    let renewer = tokio::spawn(renew(lease.clone(), probes.clone(), metrics.lease_renew_failures.clone(), gave_up));
     // Only a reason counts: a renewer that is aborted (after a shutdown) says nothing.
     let step_down = async move {
         match step_down.await {
@@ -416,7 +438,7 @@ async fn lead_while_held(
         }
     };
     let stepped = tokio::select! {
-        result = controllers(client.clone(), options, metrics.clone(), probes, shutdown.clone()) => match result {
+        result = leader => match result {
             Ok(()) => Stepped::Shutdown,
             Err(error) => Stepped::Failed(error),
         },
@@ -433,7 +455,7 @@ async fn lead_while_held(
 async fn renew(
     lease: Arc<LeaderLease>,
     probes: ProbeState,
-    metrics: Arc<Metrics>,
+    failures: Counter,
     gave_up: tokio::sync::oneshot::Sender<StepDown>,
 ) {
     let settings = lease.settings();
@@ -458,12 +480,12 @@ async fn renew(
                 return;
             }
             Ok(Err(error)) => {
-                metrics.lease_renew_failures.inc();
+                failures.inc();
                 tracing::warn!(lease = %settings.name, %error, "renewing the lease failed; retrying until the renew deadline");
                 last_error = Some(error);
             }
             Err(_) => {
-                metrics.lease_renew_failures.inc();
+                failures.inc();
             }
         }
         if renewed_at.elapsed() >= settings.renew_deadline {
