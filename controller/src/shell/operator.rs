@@ -430,6 +430,9 @@ async fn lead_while_held(
 ) -> Stepped {
     let (gave_up, step_down) = tokio::sync::oneshot::channel::<StepDown>();
     let renewer = tokio::spawn(renew(lease.clone(), probes.clone(), metrics.lease_renew_failures.clone(), gave_up));
+    // Stops the renewer however this future ends, dropped included: a renewer that outlived
+    // its controllers would hold the lease for nobody.
+    let _renewer = AbortOnDrop(renewer);
     // Only a reason counts: a renewer that is aborted (after a shutdown) says nothing.
     let step_down = async move {
         match step_down.await {
@@ -444,10 +447,18 @@ async fn lead_while_held(
         },
         reason = step_down => Stepped::Down(reason),
     };
-    renewer.abort();
     probes.caches_synced.store(false, Ordering::Relaxed);
     probes.controllers.disarm();
     stepped
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Renews the held lease every retry period, each attempt bounded by what is left of the
