@@ -318,11 +318,11 @@ impl WatchHealth {
             "forbidden" => {
                 let problem =
                     format!("forbidden to {verb} {kind} (403): grant the operator's ClusterRole {verb} on it");
-                tracing::error!(kind, verb, %error, "the API server forbids this; the caches cannot fill until RBAC allows it (retrying)");
+                tracing::error!(kind = %kind, verb = %verb, %error, "the API server forbids this; the caches cannot fill until RBAC allows it (retrying)");
                 self.probes.report_problem(&format!("watch {kind}"), problem);
             }
-            "transient" => tracing::warn!(kind, verb, %error, "watch failed; retrying with backoff"),
-            _ => tracing::error!(kind, verb, %error, "watch failed; retrying with backoff"),
+            "transient" => tracing::warn!(kind = %kind, verb = %verb, %error, "watch failed; retrying with backoff"),
+            _ => tracing::error!(kind = %kind, verb = %verb, %error, "watch failed; retrying with backoff"),
         }
     }
 

@@ -160,7 +160,7 @@ pub enum Cleanup {
 /// What the finalizer's closure fails with: a real error, or a cleanup not done yet (which
 /// must keep the finalizer, so it cannot be `Ok`).
 #[derive(Debug, thiserror::Error)]
-enum FinalizerStep {
+pub(crate) enum FinalizerStep {
     #[error(transparent)]
     Failed(Error),
     #[error("not done yet: {0}")]
@@ -170,7 +170,7 @@ enum FinalizerStep {
 /// The finalizer's result as the controller sees it: a cleanup not done yet is a short
 /// requeue, a failed finalizer update is [`Error::Finalizer`], the rest is the reconcile's own
 /// error.
-fn finalizer_outcome(
+pub(crate) fn finalizer_outcome(
     tenant: &str,
     result: Result<Action, kube::runtime::finalizer::Error<FinalizerStep>>,
 ) -> Result<Action, Error> {
@@ -184,7 +184,7 @@ fn finalizer_outcome(
         Err(
             Finalizer::ApplyFailed(FinalizerStep::NotDone(why)) | Finalizer::CleanupFailed(FinalizerStep::NotDone(why)),
         ) => {
-            tracing::info!(tenant, %why, wait_seconds = CLEANUP_POLL.as_secs(), "cleanup not done yet");
+            tracing::info!(tenant = %tenant, %why, wait_seconds = CLEANUP_POLL.as_secs(), "cleanup not done yet");
             Ok(Action::requeue(CLEANUP_POLL))
         }
         Err(Finalizer::AddFinalizer(source) | Finalizer::RemoveFinalizer(source)) => {

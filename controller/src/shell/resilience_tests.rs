@@ -338,3 +338,49 @@ async fn retries_back_off_per_tenant_and_a_success_resets_them() {
     assert_eq!(ctx.record_success("shop"), Duration::from_secs(300), "a success returns the resync interval");
     assert_eq!(ctx.next_retry("shop").as_secs(), 2, "and forgets the failures");
 }
+
+#[test]
+fn a_forbidden_list_is_a_readiness_reason_and_a_metric_until_the_watch_works() {
+    use super::cache::WatchHealth;
+    use super::metrics::WatchLabels;
+    use kube::runtime::watcher;
+    let metrics = Arc::new(Metrics::new(&mut prometheus_client::registry::Registry::default()));
+    let probes = ProbeState::default();
+    probes.set_role(Role::Leader);
+    probes.caches_synced.store(true, std::sync::atomic::Ordering::Relaxed);
+    let health = WatchHealth { metrics: metrics.clone(), probes: probes.clone() };
+    let forbidden = kube::Error::Api(Box::new(
+        kube::core::Status::failure("deployments.apps is forbidden: User \"tenantry\" cannot list", "Forbidden")
+            .with_code(403),
+    ));
+    health.failed("Deployment", &watcher::Error::InitialListFailed(forbidden));
+    let reason = probes.readiness().expect_err("not ready while a list is forbidden");
+    assert!(reason.contains("forbidden to list Deployment (403)"), "{reason}");
+    let counted = |reason: &str| {
+        metrics.watch_errors.get_or_create(&WatchLabels { kind: "Deployment".into(), reason: reason.into() }).get()
+    };
+    assert_eq!(counted("forbidden"), 1);
+    health.failed("ConfigMap", &watcher::Error::WatchFailed(kube::Error::Service("connection reset".into())));
+    assert_eq!(
+        metrics.watch_errors.get_or_create(&WatchLabels { kind: "ConfigMap".into(), reason: "transient".into() }).get(),
+        1
+    );
+    assert!(probes.readiness().unwrap_err().contains("Deployment"), "a transient failure adds no reason");
+    health.recovered("Deployment");
+    assert!(probes.readiness().is_ok());
+}
+
+#[test]
+fn a_cleanup_not_done_is_a_short_requeue_and_a_finalizer_failure_names_itself() {
+    use super::error::Error;
+    use super::reconcile::{finalizer_outcome, FinalizerStep};
+    use kube::runtime::controller::Action;
+    use kube::runtime::finalizer::Error as Finalizer;
+    let pending = Finalizer::CleanupFailed(FinalizerStep::NotDone("namespace tenant-shop is still terminating".into()));
+    assert_eq!(finalizer_outcome("shop", Err(pending)).expect("not an error"), Action::requeue(Duration::from_secs(5)));
+    let conflict = kube::Error::Api(Box::new(kube::core::Status::failure("conflict", "Conflict").with_code(409)));
+    let failed = finalizer_outcome("shop", Err(Finalizer::RemoveFinalizer(conflict))).expect_err("an error");
+    assert!(matches!(failed, Error::Finalizer { ref tenant, .. } if tenant == "shop"), "{failed:?}");
+    assert!(failed.to_string().starts_with("updating the finalizer of tenant shop"), "{failed}");
+    assert!(failed.is_transient());
+}
