@@ -84,7 +84,8 @@ struct RunArgs {
     /// Namespace of the Lease; defaults to $POD_NAMESPACE, else tenantry-system.
     #[arg(long, env = "POD_NAMESPACE", default_value = "tenantry-system")]
     lease_namespace: String,
-    /// Seconds a lease holds without renewal; a follower takes over after that.
+    /// Seconds a lease holds without renewal; a follower takes over after that. The leader
+    /// renews every 2/15 of it and stops reconciling if it has not renewed within 2/3 of it.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
     lease_duration: u64,
     /// This replica's identity; defaults to $POD_NAME, else the host name.
@@ -156,11 +157,13 @@ fn run(args: RunArgs) -> ExitCode {
             instance: Some(identity.clone()),
         },
         metrics_address: args.metrics_address,
-        lease: (!args.no_leader_election).then(|| LeaseSettings {
-            namespace: args.lease_namespace.clone(),
-            name: args.lease_name.clone(),
-            identity,
-            duration: Duration::from_secs(args.lease_duration),
+        lease: (!args.no_leader_election).then(|| {
+            LeaseSettings::new(
+                args.lease_namespace.clone(),
+                args.lease_name.clone(),
+                identity,
+                Duration::from_secs(args.lease_duration),
+            )
         }),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

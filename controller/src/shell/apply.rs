@@ -156,17 +156,9 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
 /// Whether a refusal needs a human (the object is invalid, forbidden or over quota) rather
 /// than another try (timeouts, conflicts, throttling, a server or webhook that is down, a
 /// namespace still being created or terminated).
+/// The refusal side of [`super::error::is_transient`], which holds the rules.
 pub fn refusal_is_permanent(error: &kube::Error) -> bool {
-    match error {
-        kube::Error::Api(status) => match status.code {
-            // A namespace being terminated refuses new objects with 403 for a while only.
-            403 => !status.message.contains("being terminated"),
-            400 | 422 => true,
-            _ => false,
-        },
-        // Transport errors, timeouts, bodies that do not decode: try again.
-        _ => false,
-    }
+    !super::error::is_transient(error)
 }
 
 /// What to do with one object.

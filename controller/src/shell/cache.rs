@@ -3,7 +3,10 @@
 //! concerns.
 
 use super::apply::{api_resource, namespaced, Observed};
+use super::error::{is_transient, is_transient_status};
+use super::http::ProbeState;
 use super::index::{ChildRef, FleetIndex};
+use super::metrics::{Metrics, WatchLabels};
 use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
@@ -13,7 +16,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::Notify;
@@ -328,7 +331,8 @@ fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
             Some(typed)
         }
         Err(error) => {
-            tracing::warn!(kind = %K::kind(&()), %name, ?namespace, %error, "skipping an object that does not match its schema");
+            let namespace = namespace.unwrap_or_default();
+            tracing::warn!(kind = %K::kind(&()), %name, %namespace, %error, "skipping an object that does not match its schema");
             if let Some(key) = key {
                 if stored {
                     let conditions = object
@@ -361,9 +365,167 @@ where
     reflector::reflector(writer, stream)
 }
 
-/// Runs until the watches end: builds the caches and spawns one task per watched kind.
-/// Returns the caches at once; they fill as the watches list.
-pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinSet<()>) -> Caches {
+/// The managed kinds the planner plans, and so the kinds watched. Role and RoleBinding are
+/// not planned (governance will bring them back): watching them would only cost a list and
+/// the RBAC to read them.
+pub const WATCHED_CHILDREN: [ChildKind; 8] = [
+    ChildKind::Namespace,
+    ChildKind::ServiceAccount,
+    ChildKind::ResourceQuota,
+    ChildKind::LimitRange,
+    ChildKind::NetworkPolicy,
+    ChildKind::ConfigMap,
+    ChildKind::Deployment,
+    ChildKind::CronJob,
+];
+
+/// Seconds after which the API server ends each watch; the watcher resumes it from the last
+/// resource version (no relist). Shorter than the client's read timeout, so an idle watch is
+/// never cut by it, while a dead connection is noticed within that timeout.
+pub const WATCH_TIMEOUT_SECONDS: u32 = 40;
+
+/// How every watch is configured.
+pub fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS)
+}
+
+/// Where watches report failures: metrics, and the readiness probe for what needs a human
+/// (a forbidden list or watch).
+#[derive(Clone)]
+pub struct WatchHealth {
+    /// Counts `watch_errors{kind,reason}`.
+    pub metrics: Arc<Metrics>,
+    /// Holds the readiness reason while a watch is forbidden.
+    pub probes: ProbeState,
+}
+
+impl WatchHealth {
+    /// Reports a failed list or watch of `kind`: a 403 at error with the verb and a
+    /// readiness reason, anything that passes on its own at warn. The watcher retries both.
+    pub fn failed(&self, kind: &str, error: &watcher::Error) {
+        let (verb, cause) = match error {
+            watcher::Error::InitialListFailed(e) => ("list", Some(e)),
+            watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", Some(e)),
+            watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => ("watch", None),
+        };
+        let code = match (error, cause) {
+            (watcher::Error::WatchError(status), _) => Some(status.code),
+            (_, Some(kube::Error::Api(status))) => Some(status.code),
+            _ => None,
+        };
+        let reason = match (code, cause) {
+            (Some(403), _) => "forbidden",
+            (_, Some(e)) if is_transient(e) => "transient",
+            (Some(code), None) if is_transient_status(code) => "transient",
+            _ => "other",
+        };
+        self.metrics.watch_errors.get_or_create(&WatchLabels { kind: kind.into(), reason: reason.into() }).inc();
+        match reason {
+            "forbidden" => {
+                let problem =
+                    format!("forbidden to {verb} {kind} (403): grant the operator's ClusterRole {verb} on it");
+                tracing::error!(kind = %kind, verb = %verb, %error, "the API server forbids this; the caches cannot fill until RBAC allows it (retrying)");
+                self.probes.report_problem(&format!("watch {kind}"), problem);
+            }
+            "transient" => tracing::warn!(kind = %kind, verb = %verb, %error, "watch failed; retrying with backoff"),
+            _ => tracing::error!(kind = %kind, verb = %verb, %error, "watch failed; retrying with backoff"),
+        }
+    }
+
+    /// The watch of `kind` works again.
+    pub fn recovered(&self, kind: &str) {
+        self.probes.clear_problem(&format!("watch {kind}"));
+    }
+}
+
+/// The watch tasks that feed the caches, each known by the kind it watches. They run until
+/// aborted (dropping this aborts them all); one that ends or panics is a failure.
+#[derive(Default)]
+pub struct Watches {
+    tasks: tokio::task::JoinSet<()>,
+    kinds: HashMap<tokio::task::Id, String>,
+}
+
+impl Watches {
+    fn spawn(&mut self, kind: String, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = self.tasks.spawn(task);
+        self.kinds.insert(handle.id(), kind);
+    }
+
+    /// Waits until a watch task ends, which they never should: the kind, and how it ended.
+    /// Never resolves while they all run (or when there are none).
+    pub async fn ended(&mut self) -> (String, String) {
+        let (id, how) = match self.tasks.join_next_with_id().await {
+            Some(Ok((id, ()))) => (id, "its stream ended".to_string()),
+            Some(Err(error)) if error.is_panic() => {
+                let id = error.id();
+                let payload = error.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                (id, format!("it panicked: {message}"))
+            }
+            Some(Err(error)) => (error.id(), "it was cancelled".to_string()),
+            None => std::future::pending().await,
+        };
+        (self.kinds.remove(&id).unwrap_or_else(|| "an unknown kind".into()), how)
+    }
+
+    /// Stops every watch.
+    pub fn abort_all(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// What each watch task needs: the client, the caches it feeds, whom it re-queues and where
+/// it reports failures.
+struct Feeds<'a> {
+    client: &'a Client,
+    caches: Caches,
+    triggers: Triggers,
+    health: WatchHealth,
+}
+
+impl Feeds<'_> {
+    /// Watches one tenantry kind into its store and hands each event to `handle`.
+    fn tenantry_kind<K>(
+        &self,
+        watches: &mut Watches,
+        writer: reflector::store::Writer<K>,
+        handle: fn(&Caches, &Triggers, watcher::Event<K>),
+        on_undecodable: fn(&Caches, &Triggers, &DynamicObject),
+    ) where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
+        let kind = K::kind(&()).to_string();
+        let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
+        let undecodable = {
+            let (caches, triggers) = (caches.clone(), triggers.clone());
+            move |object: &DynamicObject| on_undecodable(&caches, &triggers, object)
+        };
+        let events = reflected::<K>(self.client, watch_config(), writer, caches.undecodable.clone(), undecodable);
+        let task = drain(events, kind.clone(), self.health.clone(), move |event| handle(&caches, &triggers, event));
+        watches.spawn(kind, task);
+    }
+
+    /// Watches the managed objects of one child kind (by label) into its store.
+    fn child_kind(&self, watches: &mut Watches, kind: ChildKind, writer: reflector::store::Writer<DynamicObject>) {
+        let managed = watch_config().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+        let api = Api::<DynamicObject>::all_with(self.client.clone(), &api_resource(kind));
+        let events = reflector(writer, watcher(api, managed).default_backoff());
+        let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
+        let task = drain(events, kind.name().to_string(), self.health.clone(), move |event| {
+            on_child(&caches, &triggers, kind, event)
+        });
+        watches.spawn(kind.name().to_string(), task);
+    }
+}
+
+/// Builds the caches and spawns one watch task per kind into `watches`. Returns the caches
+/// at once; they fill as the watches list.
+pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: &mut Watches) -> Caches {
     let index = Arc::new(RwLock::new(FleetIndex::default()));
     let (partners, partner_writer) = reflector::store();
     let (tiers, tier_writer) = reflector::store();
@@ -373,159 +535,148 @@ pub fn start(client: &Client, triggers: Triggers, tasks: &mut tokio::task::JoinS
     let (approvals, approval_writer) = reflector::store();
     let mut children = BTreeMap::new();
     let mut child_writers = Vec::new();
-    for kind in ChildKind::ALL {
+    for kind in WATCHED_CHILDREN {
         let writer = reflector::store::Writer::new(api_resource(kind));
         children.insert(kind, writer.as_reader());
         child_writers.push((kind, writer));
     }
     let undecodable = Undecodables::default();
     let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index, undecodable };
-    let config = watcher::Config::default();
-
-    {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<Partner>(client, config.clone(), partner_writer, caches.undecodable.clone(), |_| {});
-        tasks.spawn(drain(events, "Partner", move |event| {
-            if let Some(partner) = touched(event) {
-                triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
-            }
-            triggers.fleet.notify_one();
-        }));
-    }
-    {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events = reflected::<ServiceTier>(client, config.clone(), tier_writer, caches.undecodable.clone(), |_| {});
-        tasks.spawn(drain(events, "ServiceTier", move |event| {
-            match &event {
-                watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
-                watcher::Event::Delete(tier) => caches.index_mut().remove_tier(&tier.name_any()),
-                watcher::Event::InitDone => {
-                    let listed = caches.tiers.state();
-                    caches.index_mut().rebuild_tiers(listed.iter().map(|t| t.as_ref()));
-                }
-                watcher::Event::Init => {}
-            }
-            if let Some(tier) = touched(event) {
-                triggers.tenants(caches.index().tenants_of_tier(&tier.name_any()));
-            }
-            triggers.fleet.notify_one();
-        }));
-    }
-    {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        // A tenant that stops decoding is reconciled, to report why.
-        let retry = triggers.clone();
-        let events = reflected::<Tenant>(client, config.clone(), tenant_writer, caches.undecodable.clone(), move |o| {
-            retry.tenant(&o.name_any())
-        });
-        tasks.spawn(drain(events, "Tenant", move |event| {
-            match &event {
-                watcher::Event::Apply(tenant) | watcher::Event::InitApply(tenant) => {
-                    // Tenants that shared the old or share the new namespace are affected too.
-                    let previous_namespace =
-                        caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any()));
-                    caches.index_mut().upsert_tenant(tenant);
-                    triggers.tenants(previous_namespace);
-                    triggers.tenant(&tenant.name_any());
-                }
-                watcher::Event::Delete(tenant) => {
-                    caches.index_mut().remove_tenant(&tenant.name_any());
-                    triggers
-                        .tenants(caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any())));
-                }
-                watcher::Event::InitDone => {
-                    let listed = caches.tenants.state();
-                    caches.index_mut().rebuild_tenants(listed.iter().map(|t| t.as_ref()));
-                }
-                watcher::Event::Init => {}
-            }
-            triggers.fleet.notify_one();
-        }));
-    }
-    {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        // A workflow that stops decoding re-queues the tenant of its namespace, to report why.
-        let (index, retry) = (caches.index.clone(), triggers.clone());
-        let events =
-            reflected::<Workflow>(client, config.clone(), workflow_writer, caches.undecodable.clone(), move |o| {
-                let namespace = o.namespace().unwrap_or_default();
-                let owners = index.read().unwrap_or_else(|p| p.into_inner()).tenants_in_namespace(&namespace);
-                retry.tenants(owners);
-            });
-        tasks.spawn(drain(events, "Workflow", move |event| {
-            match &event {
-                watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
-                    caches.index_mut().upsert_workflow(workflow)
-                }
-                watcher::Event::Delete(workflow) => caches.index_mut().remove_workflow(workflow),
-                watcher::Event::InitDone => {
-                    let listed = caches.workflows.state();
-                    caches.index_mut().rebuild_workflows(listed.iter().map(|w| w.as_ref()));
-                }
-                watcher::Event::Init => {}
-            }
-            if let Some(workflow) = touched(event) {
-                let namespace = workflow.namespace().unwrap_or_default();
-                let owners = caches.index().tenants_in_namespace(&namespace);
-                // Orphans' statuses and approvals of any workflow are fleet statuses.
-                triggers.fleet.notify_one();
-                triggers.tenants(owners);
-            }
-        }));
-    }
-    {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        let events =
-            reflected::<GovernancePolicy>(client, config.clone(), policy_writer, caches.undecodable.clone(), |_| {});
-        tasks.spawn(drain(events, "GovernancePolicy", move |event| {
-            match &event {
-                watcher::Event::Apply(policy) | watcher::Event::InitApply(policy) => {
-                    let selected = caches.selected_by(policy);
-                    let before = caches.index_mut().set_policy_tenants(&policy.name_any(), selected.clone());
-                    triggers.tenants(before.union(&selected).cloned().collect::<Vec<_>>());
-                }
-                watcher::Event::Delete(policy) => {
-                    triggers.tenants(caches.index_mut().remove_policy(&policy.name_any()))
-                }
-                watcher::Event::Init | watcher::Event::InitDone => {}
-            }
-            triggers.fleet.notify_one();
-        }));
-    }
-    {
-        let triggers = triggers.clone();
-        let events = reflected::<Approval>(client, config.clone(), approval_writer, caches.undecodable.clone(), |_| {});
-        tasks.spawn(drain(events, "Approval", move |_| triggers.fleet.notify_one()));
-    }
-    let managed = watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let feeds = Feeds { client, caches: caches.clone(), triggers, health };
+    let ignore = |_: &Caches, _: &Triggers, _: &DynamicObject| {};
+    feeds.tenantry_kind(watches, partner_writer, on_partner, ignore);
+    feeds.tenantry_kind(watches, tier_writer, on_tier, ignore);
+    feeds.tenantry_kind(watches, tenant_writer, on_tenant, on_undecodable_tenant);
+    feeds.tenantry_kind(watches, workflow_writer, on_workflow, on_undecodable_workflow);
+    feeds.tenantry_kind(watches, policy_writer, on_policy, ignore);
+    feeds.tenantry_kind(watches, approval_writer, |_, triggers, _| triggers.fleet.notify_one(), ignore);
     for (kind, writer) in child_writers {
-        let (caches, triggers) = (caches.clone(), triggers.clone());
-        let api = Api::<DynamicObject>::all_with(client.clone(), &api_resource(kind));
-        let events = reflector(writer, watcher(api, managed.clone()).default_backoff());
-        tasks.spawn(drain(events, kind.name(), move |event| match event {
-            // The cache keeps serving the previous list until the new one is complete, and
-            // so does the index: a partial list must never make a child look unwanted.
-            watcher::Event::Init => {}
-            watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                if let Some(tenant) = caches.index_mut().upsert_child(kind, &object) {
-                    triggers.tenant(&tenant);
-                }
-            }
-            watcher::Event::Delete(object) => {
-                // A deleted managed object is re-created by its tenant's reconcile.
-                if let Some(tenant) = caches.index_mut().remove_child(&ChildRef::of(kind, &object)) {
-                    triggers.tenant(&tenant);
-                }
-            }
-            watcher::Event::InitDone => {
-                if let Some(store) = caches.children.get(&kind) {
-                    let listed = store.state();
-                    caches.index_mut().rebuild_children(kind, listed.iter().map(|o| o.as_ref()));
-                }
-            }
-        }));
+        feeds.child_kind(watches, kind, writer);
     }
     caches
+}
+
+/// A tenant that stops decoding is reconciled, to report why.
+fn on_undecodable_tenant(_: &Caches, triggers: &Triggers, object: &DynamicObject) {
+    triggers.tenant(&object.name_any());
+}
+
+/// A workflow that stops decoding re-queues the tenant of its namespace, to report why.
+fn on_undecodable_workflow(caches: &Caches, triggers: &Triggers, object: &DynamicObject) {
+    let namespace = object.namespace().unwrap_or_default();
+    triggers.tenants(caches.index().tenants_in_namespace(&namespace));
+}
+
+/// A partner changed: its tenants, and the fleet statuses.
+fn on_partner(caches: &Caches, triggers: &Triggers, event: watcher::Event<Partner>) {
+    if let Some(partner) = touched(event) {
+        triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
+    }
+    triggers.fleet.notify_one();
+}
+
+/// A tier changed: the index, the tenants on it, and the fleet statuses.
+fn on_tier(caches: &Caches, triggers: &Triggers, event: watcher::Event<ServiceTier>) {
+    match &event {
+        watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
+        watcher::Event::Delete(tier) => caches.index_mut().remove_tier(&tier.name_any()),
+        watcher::Event::InitDone => {
+            let listed = caches.tiers.state();
+            caches.index_mut().rebuild_tiers(listed.iter().map(|t| t.as_ref()));
+        }
+        watcher::Event::Init => {}
+    }
+    if let Some(tier) = touched(event) {
+        triggers.tenants(caches.index().tenants_of_tier(&tier.name_any()));
+    }
+    triggers.fleet.notify_one();
+}
+
+/// A tenant changed: the index, the tenant, the tenants sharing its namespace, the fleet.
+fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>) {
+    match &event {
+        watcher::Event::Apply(tenant) | watcher::Event::InitApply(tenant) => {
+            // Tenants that shared the old or share the new namespace are affected too.
+            let previous_namespace =
+                caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any()));
+            caches.index_mut().upsert_tenant(tenant);
+            triggers.tenants(previous_namespace);
+            triggers.tenant(&tenant.name_any());
+        }
+        watcher::Event::Delete(tenant) => {
+            caches.index_mut().remove_tenant(&tenant.name_any());
+            triggers.tenants(caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any())));
+        }
+        watcher::Event::InitDone => {
+            let listed = caches.tenants.state();
+            caches.index_mut().rebuild_tenants(listed.iter().map(|t| t.as_ref()));
+        }
+        watcher::Event::Init => {}
+    }
+    triggers.fleet.notify_one();
+}
+
+/// A workflow changed: the index, and the tenant owning its namespace (or the fleet pass,
+/// for a namespace of no tenant).
+fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workflow>) {
+    match &event {
+        watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
+            caches.index_mut().upsert_workflow(workflow)
+        }
+        watcher::Event::Delete(workflow) => caches.index_mut().remove_workflow(workflow),
+        watcher::Event::InitDone => {
+            let listed = caches.workflows.state();
+            caches.index_mut().rebuild_workflows(listed.iter().map(|w| w.as_ref()));
+        }
+        watcher::Event::Init => {}
+    }
+    if let Some(workflow) = touched(event) {
+        let namespace = workflow.namespace().unwrap_or_default();
+        let owners = caches.index().tenants_in_namespace(&namespace);
+        // Orphans' statuses and approvals of any workflow are fleet statuses.
+        triggers.fleet.notify_one();
+        triggers.tenants(owners);
+    }
+}
+
+/// A policy changed: the tenants it selected before and selects now, and the fleet.
+fn on_policy(caches: &Caches, triggers: &Triggers, event: watcher::Event<GovernancePolicy>) {
+    match &event {
+        watcher::Event::Apply(policy) | watcher::Event::InitApply(policy) => {
+            let selected = caches.selected_by(policy);
+            let before = caches.index_mut().set_policy_tenants(&policy.name_any(), selected.clone());
+            triggers.tenants(before.union(&selected).cloned().collect::<Vec<_>>());
+        }
+        watcher::Event::Delete(policy) => triggers.tenants(caches.index_mut().remove_policy(&policy.name_any())),
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
+    triggers.fleet.notify_one();
+}
+
+/// A managed child changed: the index, and the tenant it belongs to.
+fn on_child(caches: &Caches, triggers: &Triggers, kind: ChildKind, event: watcher::Event<DynamicObject>) {
+    match event {
+        // The cache keeps serving the previous list until the new one is complete, and so
+        // does the index: a partial list must never make a child look unwanted.
+        watcher::Event::Init => {}
+        watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+            if let Some(tenant) = caches.index_mut().upsert_child(kind, &object) {
+                triggers.tenant(&tenant);
+            }
+        }
+        watcher::Event::Delete(object) => {
+            // A deleted managed object is re-created by its tenant's reconcile.
+            if let Some(tenant) = caches.index_mut().remove_child(&ChildRef::of(kind, &object)) {
+                triggers.tenant(&tenant);
+            }
+        }
+        watcher::Event::InitDone => {
+            if let Some(store) = caches.children.get(&kind) {
+                let listed = store.state();
+                caches.index_mut().rebuild_children(kind, listed.iter().map(|o| o.as_ref()));
+            }
+        }
+    }
 }
 
 fn touched<K>(event: watcher::Event<K>) -> Option<K> {
@@ -537,18 +688,29 @@ fn touched<K>(event: watcher::Event<K>) -> Option<K> {
     }
 }
 
-/// Consumes a watch, handing each event to `handle`. Watch errors are logged; the watcher's
-/// backoff retries them.
+/// Consumes a watch, handing each event to `handle`. Failures are reported to `health`; the
+/// watcher's backoff retries them, and the first event after one clears it.
 async fn drain<K>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-    kind: &'static str,
+    kind: String,
+    health: WatchHealth,
     mut handle: impl FnMut(watcher::Event<K>) + Send,
 ) {
     let mut events = std::pin::pin!(events);
+    let mut failing = false;
     while let Some(event) = events.next().await {
         match event {
-            Ok(event) => handle(event),
-            Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
+            Ok(event) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(kind = %kind, "watch works again");
+                    health.recovered(&kind);
+                }
+                handle(event)
+            }
+            Err(error) => {
+                failing = true;
+                health.failed(&kind, &error);
+            }
         }
     }
 }

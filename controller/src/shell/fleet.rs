@@ -4,6 +4,7 @@
 
 use super::cache::Caches;
 use super::error::Error;
+use super::http::Heartbeat;
 use super::metrics::{FleetLabels, KindLabels, Metrics};
 use super::reconcile::{sync_status, Context};
 use crate::api::{Workflow, WorkflowPhase};
@@ -19,9 +20,15 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 /// The longest the loop sleeps without a change.
 const PERIOD: Duration = Duration::from_secs(60);
 
-/// Runs until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
+/// Runs until `shutdown` resolves. Beats `heartbeat` after every pass.
+pub async fn run(
+    ctx: Arc<Context>,
+    wake: Arc<Notify>,
+    heartbeat: Heartbeat,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let mut shutdown = std::pin::pin!(shutdown);
+    heartbeat.beat();
     loop {
         tokio::select! {
             _ = wake.notified() => tokio::time::sleep(DEBOUNCE).await,
@@ -29,15 +36,18 @@ pub async fn run(ctx: Arc<Context>, wake: Arc<Notify>, shutdown: impl std::futur
             _ = &mut shutdown => return,
         }
         let started = Instant::now();
-        let result = once(&ctx).await;
-        let outcome = match &result {
-            Ok(()) => "ok",
-            Err(e) => e.metric_label(),
-        };
+        let failures = once(&ctx).await;
+        let outcome = failures.first().map(Error::metric_label).unwrap_or("ok");
         ctx.metrics.reconciled("fleet", outcome, started.elapsed().as_secs_f64());
-        if let Err(error) = result {
-            tracing::warn!(%error, "fleet status pass failed; retrying on the next change or within a minute");
+        if !failures.is_empty() {
+            let transient = failures.iter().all(Error::is_transient);
+            tracing::warn!(
+                failed = failures.len(),
+                transient,
+                "fleet status pass finished with failures; retrying on the next change or within a minute"
+            );
         }
+        heartbeat.beat();
     }
 }
 
@@ -49,8 +59,30 @@ where
     store.state().iter().map(|o| (**o).clone()).collect()
 }
 
-/// One pass: plan the fleet-wide statuses and patch those that changed.
-pub async fn once(ctx: &Context) -> Result<(), Error> {
+/// Writes one status if it changed; a failure is logged (at error when a human must act),
+/// counted, and collected, and the pass goes on with the other objects.
+async fn sync_one<K, S>(ctx: &Context, failures: &mut Vec<Error>, object: &K, current: Option<&S>, planned: &S)
+where
+    K: kube::Resource<DynamicType = ()>,
+    S: serde::Serialize + PartialEq,
+{
+    if let Err(error) = sync_status(ctx, object, current, planned).await {
+        let kind = K::kind(&()).to_string();
+        Metrics::kind(&ctx.metrics.status_patch_errors, &kind).inc();
+        let name = object.name_any();
+        if error.is_transient() {
+            tracing::warn!(%kind, %name, %error, "cannot write a fleet status; retrying on the next pass");
+        } else {
+            tracing::error!(%kind, %name, %error, "the API server refused a fleet status");
+        }
+        failures.push(error);
+    }
+}
+
+/// One pass: plan the fleet-wide statuses and patch those that changed. A failed patch does
+/// not stop the pass: every object is tried, and the failures are returned.
+pub async fn once(ctx: &Context) -> Vec<Error> {
+    let mut failures = Vec::new();
     let caches = &ctx.caches;
     let orphan_namespaces = caches.index().orphan_workflow_namespaces();
     let orphans: Vec<Workflow> = orphan_namespaces
@@ -71,12 +103,12 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
         if let Some(status) = plan.partners.get(&partner.name_any()) {
-            sync_status(ctx, partner, partner.status.as_ref(), status).await?;
+            sync_one(ctx, &mut failures, partner, partner.status.as_ref(), status).await;
         }
     }
     for tier in world.tiers.iter().filter(|t| ctx.serves(&t.spec.partner_ref)) {
         if let Some(status) = plan.tiers.get(&tier.name_any()) {
-            sync_status(ctx, tier, tier.status.as_ref(), status).await?;
+            sync_one(ctx, &mut failures, tier, tier.status.as_ref(), status).await;
         }
     }
     // Workflows of no tenant and policies belong to no partner: an operator that serves only
@@ -84,12 +116,12 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
     if ctx.partners.is_empty() {
         for workflow in &orphans {
             if let Some(status) = plan.workflows.get(&(workflow.namespace().unwrap_or_default(), workflow.name_any())) {
-                sync_status(ctx, workflow, workflow.status.as_ref(), status).await?;
+                sync_one(ctx, &mut failures, workflow, workflow.status.as_ref(), status).await;
             }
         }
         for policy in &world.policies {
             if let Some(status) = plan.policies.get(&policy.name_any()) {
-                sync_status(ctx, policy, policy.status.as_ref(), status).await?;
+                sync_one(ctx, &mut failures, policy, policy.status.as_ref(), status).await;
             }
         }
     }
@@ -107,11 +139,11 @@ pub async fn once(ctx: &Context) -> Result<(), Error> {
             continue;
         }
         if let Some(status) = plan.approvals.get(&(namespace, approval.name_any())) {
-            sync_status(ctx, approval, approval.status.as_ref(), status).await?;
+            sync_one(ctx, &mut failures, approval, approval.status.as_ref(), status).await;
         }
     }
     record_gauges(caches, &ctx.metrics);
-    Ok(())
+    failures
 }
 
 /// Fleet gauges from what the caches hold: tenants by readiness, workflows by phase, managed

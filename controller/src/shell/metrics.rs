@@ -31,6 +31,23 @@ pub struct ControllerLabels {
     pub controller: String,
 }
 
+/// Labels of a lease transition.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    /// `acquired`, `released`, `taken` (another replica holds it) or `renew_deadline`
+    /// (no renewal within the renew deadline).
+    pub transition: String,
+}
+
+/// Labels of a failing watch or list.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    /// The kind watched.
+    pub kind: String,
+    /// `forbidden`, `transient` or `other`.
+    pub reason: String,
+}
+
 /// Labels of a fleet gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FleetLabels {
@@ -64,6 +81,14 @@ pub struct Metrics {
     pub workflows: Family<FleetLabels, Gauge>,
     /// 1 while this replica holds the leader lease.
     pub leader: Gauge,
+    /// Lease transitions of this replica, by kind of transition.
+    pub lease_transitions: Family<TransitionLabels, Counter>,
+    /// Attempts to renew the held lease that failed or timed out.
+    pub lease_renew_failures: Counter,
+    /// Failed lists and watches, by kind and reason (`forbidden` needs RBAC fixed).
+    pub watch_errors: Family<WatchLabels, Counter>,
+    /// Status patches that failed, by kind.
+    pub status_patch_errors: Family<KindLabels, Counter>,
 }
 
 impl Metrics {
@@ -83,6 +108,10 @@ impl Metrics {
             tenants: Family::default(),
             workflows: Family::default(),
             leader: Gauge::default(),
+            lease_transitions: Family::default(),
+            lease_renew_failures: Counter::default(),
+            watch_errors: Family::default(),
+            status_patch_errors: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
         prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
@@ -104,6 +133,22 @@ impl Metrics {
         prefixed.register("fleet_tenants", "Tenants by partner and readiness", metrics.tenants.clone());
         prefixed.register("fleet_workflows", "Workflows by partner and phase", metrics.workflows.clone());
         prefixed.register("leader", "1 while this replica holds the leader lease", metrics.leader.clone());
+        prefixed.register(
+            "lease_transitions",
+            "Leader lease transitions of this replica (acquired, released, taken, renew_deadline)",
+            metrics.lease_transitions.clone(),
+        );
+        prefixed.register(
+            "lease_renew_failures",
+            "Renewals of the held lease that failed or timed out",
+            metrics.lease_renew_failures.clone(),
+        );
+        prefixed.register(
+            "watch_errors",
+            "Failed lists and watches by kind and reason (forbidden: fix the RBAC)",
+            metrics.watch_errors.clone(),
+        );
+        prefixed.register("status_patch_errors", "Status patches that failed", metrics.status_patch_errors.clone());
         metrics
     }
 
@@ -111,6 +156,11 @@ impl Metrics {
     pub fn reconciled(&self, controller: &str, result: &str, seconds: f64) {
         self.reconciles.get_or_create(&ResultLabels { controller: controller.into(), result: result.into() }).inc();
         self.reconcile_seconds.get_or_create(&ControllerLabels { controller: controller.into() }).observe(seconds);
+    }
+
+    /// Records a lease transition (`acquired`, `released`, `taken`, `renew_deadline`).
+    pub fn lease_transition(&self, transition: &str) {
+        self.lease_transitions.get_or_create(&TransitionLabels { transition: transition.into() }).inc();
     }
 
     /// The counter of one kind in a family.

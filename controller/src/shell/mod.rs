@@ -13,4 +13,6 @@ pub mod metrics;
 pub mod operator;
 pub mod reconcile;
 #[cfg(test)]
+mod resilience_tests;
+#[cfg(test)]
 mod tests;

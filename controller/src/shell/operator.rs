@@ -1,12 +1,16 @@
-//! Starts the operator: checks the CRDs, elects a leader, runs the tenant controller and the
-//! fleet-status loop over shared caches, serves metrics and health, and stops cleanly on
-//! SIGTERM or Ctrl-C.
+//! Starts the operator: checks the CRDs, competes for the leader lease, runs the tenant
+//! controller and the fleet-status loop over shared caches while leading, serves metrics and
+//! health, and stops cleanly on SIGTERM or Ctrl-C.
+//!
+//! A replica that loses the lease, or cannot renew it within the renew deadline, stops its
+//! controllers at once and competes again as a follower in the same process: a single
+//! replica heals itself after an API server outage, and never lingers leaderless.
 
 use super::apply::ServerFeatures;
-use super::cache::{self, Triggers};
-use super::error::Error;
+use super::cache::{self, Triggers, WatchHealth, Watches};
+use super::error::{Error, RunError};
 use super::fleet;
-use super::http::{self, Health};
+use super::http::{self, Endpoints, ProbeState, Role};
 use super::lease::{Attempt, LeaderLease, LeaseSettings};
 use super::metrics::Metrics;
 use super::reconcile::{self, Context};
@@ -16,16 +20,26 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::PartialObjectMeta;
-use kube::runtime::{controller, watcher, Controller};
-use kube::{Api, Client};
+use kube::runtime::{controller, Controller};
+use kube::{Api, Client, Config};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A future every part of the operator waits on to stop.
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
+
+/// How long connecting to the API server may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the client waits for the API server to send anything on a request. Watches are
+/// ended by the server every [`cache::WATCH_TIMEOUT_SECONDS`] (40 s) and resumed, so an
+/// idle watch never hits this; a connection that went dead is noticed within it.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the controllers are told.
 #[derive(Debug, Clone)]
@@ -49,8 +63,25 @@ pub struct RunOptions {
     pub lease: Option<LeaseSettings>,
 }
 
+/// `config` with the operator's timeouts: connect within [`CONNECT_TIMEOUT`], hear from the
+/// server within [`READ_TIMEOUT`] (counted from each request, not from when a pooled
+/// connection went idle). kube-rs sets no read timeout by default, so a request on a dead
+/// connection would wait forever.
+pub fn with_timeouts(mut config: Config) -> Config {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.reset_reader_on_write = true;
+    config
+}
+
+/// The client of the kubeconfig or the pod's service account, with [`with_timeouts`].
+pub async fn client() -> Result<Client, RunError> {
+    let config = Config::infer().await.map_err(|e| RunError::Config(e.to_string()))?;
+    Client::try_from(with_timeouts(config)).map_err(|e| RunError::Config(e.to_string()))
+}
+
 /// Fails with instructions when a tenantry CRD is missing.
-pub async fn check_crds(client: &Client) -> Result<(), Error> {
+pub async fn check_crds(client: &Client) -> Result<(), RunError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut missing = Vec::new();
     for crd in crdgen::all() {
@@ -58,13 +89,13 @@ pub async fn check_crds(client: &Client) -> Result<(), Error> {
         match api.get_opt(&name).await {
             Ok(Some(_)) => {}
             Ok(None) => missing.push(name),
-            Err(e) => return Err(Error::kube(format!("looking up CRD {name}"), e)),
+            Err(source) => return Err(RunError::CrdLookup { crd: name, source }),
         }
     }
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::MissingCrds { missing: missing.join(", ") })
+        Err(RunError::MissingCrds { missing: missing.join(", ") })
     }
 }
 
@@ -112,78 +143,134 @@ pub fn signals() -> Shutdown {
     .shared()
 }
 
-/// Runs the controllers on `client` until `shutdown` resolves. `ready` is set once the
-/// caches are filled. This is what `tenantry run` and the cluster tests start.
+/// Runs the controllers on `client` until `shutdown` resolves, without leader election.
+/// `ready` is set once the caches are filled. This is what the cluster tests start.
 pub async fn run_controllers(
     client: Client,
     options: ControllerOptions,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
     shutdown: Shutdown,
-) -> Result<(), Error> {
+) -> Result<(), RunError> {
+    let probes = ProbeState::default().with_caches_flag(ready);
+    probes.set_role(Role::Standalone);
+    controllers(client, &options, metrics, &probes, shutdown).await
+}
+
+/// Runs the tenant controller and the fleet-status loop until `shutdown` resolves (`Ok`), or
+/// until a watch feeding the caches dies (`Err`: the caches no longer follow the cluster).
+/// Reports cache sync and signs of life to `probes`.
+pub async fn controllers(
+    client: Client,
+    options: &ControllerOptions,
+    metrics: Arc<Metrics>,
+    probes: &ProbeState,
+    shutdown: Shutdown,
+) -> Result<(), RunError> {
     let (tenant_triggers, tenant_trigger_stream) = futures::channel::mpsc::unbounded();
     let triggers = Triggers {
         tenants: tenant_triggers,
         fleet: Arc::new(tokio::sync::Notify::new()),
         queue_depth: metrics.queue_depth.clone(),
     };
-    let mut watches = tokio::task::JoinSet::new();
-    let caches = cache::start(&client, triggers.clone(), &mut watches);
-    tokio::select! {
-        filled = caches.wait_until_ready() => if filled.is_err() {
-            return Ok(());
-        },
-        _ = shutdown.clone() => return Ok(()),
+    let mut watches = Watches::default();
+    let health = WatchHealth { metrics: metrics.clone(), probes: probes.clone() };
+    let caches = cache::start(&client, triggers.clone(), health.clone(), &mut watches);
+    let result = async {
+        // Wait for the caches, alive (beating) while a list is retried, say after a 403.
+        let mut filled = std::pin::pin!(caches.wait_until_ready());
+        loop {
+            probes.controllers.beat();
+            tokio::select! {
+                result = &mut filled => match result {
+                    Ok(()) => break,
+                    Err(_) => return Err(RunError::WatchEnded { kind: "a cache".into(), reason: "its writer was dropped".into() }),
+                },
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                (kind, how) = watches.ended() => return Err(RunError::WatchEnded { kind, reason: how }),
+                _ = shutdown.clone() => return Ok(()),
+            }
+        }
+        let partners = if options.partners.is_empty() {
+            "all".to_string()
+        } else {
+            options.partners.iter().cloned().collect::<Vec<_>>().join(",")
+        };
+        tracing::info!(%partners, concurrency = options.concurrency, "caches filled; reconciling");
+        probes.caches_synced.store(true, Ordering::Relaxed);
+        let features = server_features(&client).await;
+        let context = Arc::new(
+            Context::new(client.clone(), caches.clone(), metrics.clone(), options.partners.clone(), options.instance.clone())
+                .with_features(features),
+        );
+        let tenants = tenant_controller(&client, options, context.clone(), tenant_trigger_stream, health, shutdown.clone());
+        let fleet = fleet::run(context, triggers.fleet.clone(), probes.controllers.clone(), shutdown.clone());
+        tokio::select! {
+            _ = futures::future::join(tenants, fleet) => Ok(()),
+            (kind, how) = watches.ended() => Err(RunError::WatchEnded { kind, reason: how }),
+        }
     }
-    tracing::info!(partners = ?options.partners, concurrency = options.concurrency, "caches filled; reconciling");
-    ready.store(true, Ordering::Relaxed);
-
-    let features = server_features(&client).await;
-    let context = Arc::new(
-        Context::new(
-            client.clone(),
-            caches.clone(),
-            metrics.clone(),
-            options.partners.clone(),
-            options.instance.clone(),
-        )
-        .with_features(features),
-    );
-    let queue_depth = metrics.queue_depth.clone();
-    // The controller watches tenants' metadata only: it never fails to decode one.
-    let tenant_controller =
-        Controller::new(Api::<PartialObjectMeta<Tenant>>::all(client.clone()), watcher::Config::default())
-            .with_config(controller::Config::default().concurrency(options.concurrency))
-            .reconcile_on(tenant_trigger_stream.inspect(move |_| {
-                queue_depth.dec();
-            }))
-            .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile::reconcile, reconcile::error_policy, context.clone())
-            .for_each(|result| async move {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "controller event");
-                }
-            });
-    let fleet_loop = fleet::run(context, triggers.fleet.clone(), shutdown.clone());
-    tokio::join!(tenant_controller, fleet_loop);
+    .await;
     watches.abort_all();
-    Ok(())
+    probes.caches_synced.store(false, Ordering::Relaxed);
+    probes.controllers.disarm();
+    result
 }
 
-/// `tenantry run`: everything above, with leader election and the HTTP endpoints.
-pub async fn run(options: RunOptions) -> Result<(), Error> {
-    let client = Client::try_default().await.map_err(|e| Error::Config(e.to_string()))?;
+/// The tenant controller: reconciles tenants on their own changes and on `triggers` until
+/// `shutdown`, letting the reconciles in flight finish.
+fn tenant_controller(
+    client: &Client,
+    options: &ControllerOptions,
+    context: Arc<Context>,
+    triggers: futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<PartialObjectMeta<Tenant>>>,
+    health: WatchHealth,
+    shutdown: Shutdown,
+) -> impl std::future::Future<Output = ()> {
+    let queue_depth = context.metrics.queue_depth.clone();
+    // The controller watches tenants' metadata only: it never fails to decode one.
+    Controller::new(Api::<PartialObjectMeta<Tenant>>::all(client.clone()), cache::watch_config())
+        .with_config(controller::Config::default().concurrency(options.concurrency))
+        .reconcile_on(triggers.inspect(move |_| {
+            queue_depth.dec();
+        }))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, context)
+        .for_each(move |result| {
+            match result {
+                Ok(_) => health.recovered("Tenant (metadata)"),
+                // error_policy logged it, with the tenant and the retry.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(object = %object.name, "a queued tenant is gone");
+                }
+                Err(controller::Error::QueueError(error)) => health.failed("Tenant (metadata)", &error),
+                Err(error @ controller::Error::RunnerError(_)) => {
+                    tracing::error!(%error, "the tenant controller's scheduler failed");
+                }
+            }
+            std::future::ready(())
+        })
+}
+
+/// `tenantry run`: the client, the CRD check, the HTTP endpoints, then the controllers with
+/// or without leader election until SIGTERM or Ctrl-C.
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    let client = client().await?;
     check_crds(&client).await?;
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
-    let ready = Arc::new(AtomicBool::new(false));
+    let probes = ProbeState::default();
     let shutdown = signals();
-    let health = Health { registry: Arc::new(registry), ready: ready.clone() };
-    let server = tokio::spawn(http::serve(options.metrics_address, health, shutdown.clone()));
+    let endpoints = Endpoints { registry: Arc::new(registry), probes: probes.clone() };
+    let server = tokio::spawn(http::serve(options.metrics_address, endpoints, shutdown.clone()));
 
     let result = match options.lease.clone() {
-        None => run_controllers(client, options.controllers, metrics, ready, shutdown.clone()).await,
-        Some(settings) => lead(client, settings, options.controllers, metrics, ready, shutdown.clone()).await,
+        None => {
+            probes.set_role(Role::Standalone);
+            controllers(client, &options.controllers, metrics, &probes, shutdown.clone()).await
+        }
+        Some(settings) => lead(client, settings, options.controllers, metrics, probes, shutdown.clone()).await,
     };
     match server.await {
         Ok(Err(error)) => tracing::warn!(%error, "metrics server stopped"),
@@ -193,87 +280,245 @@ pub async fn run(options: RunOptions) -> Result<(), Error> {
     result
 }
 
-/// Waits for the lease, reconciles while holding it, and stops if it is lost.
-async fn lead(
+/// Why a leader stopped leading.
+#[derive(Debug)]
+enum Stepped {
+    /// Shutdown was requested: the controllers finished; release the lease and stop.
+    Shutdown,
+    /// The lease was lost: the controllers were stopped at once; compete again.
+    Down(StepDown),
+    /// A watch died: the controllers were stopped; release the lease and compete again.
+    Failed(RunError),
+}
+
+/// Why the renewer gave the lease up.
+#[derive(Debug)]
+enum StepDown {
+    /// Another replica holds it.
+    Taken(String),
+    /// No renewal succeeded within the renew deadline; the last error, if any.
+    Deadline(Option<Error>),
+}
+
+/// Competes for the lease until `shutdown`: follows while another replica leads, leads while
+/// holding it, and after losing it (taken, or not renewed within the renew deadline) stops
+/// the controllers at once and competes again. On shutdown the controllers finish what is in
+/// flight and the lease is released, so a follower takes over at once. This is what
+/// `tenantry run` and the drills start.
+pub async fn lead(
     client: Client,
     settings: LeaseSettings,
     options: ControllerOptions,
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    probes: ProbeState,
     shutdown: Shutdown,
-) -> Result<(), Error> {
-    let lease = Arc::new(LeaderLease::new(client.clone(), settings.clone()));
-    // A follower is ready: it serves its role by standing by.
-    ready.store(true, Ordering::Relaxed);
-    let mut last_holder = String::new();
+) -> Result<(), RunError> {
+    let lease = Arc::new(LeaderLease::new(client.clone(), settings));
+    let leader_probes = probes.clone();
+    let leader_metrics = metrics.clone();
+    elect(lease, &metrics, &probes, &shutdown, move |stop| {
+        let (client, options, metrics, probes) =
+            (client.clone(), options.clone(), leader_metrics.clone(), leader_probes.clone());
+        async move { controllers(client, &options, metrics, &probes, stop).await }
+    })
+    .await
+}
+
+/// The election loop of [`lead`], with what runs while leading passed in (the controllers;
+/// a recorder in tests). `leader(stop)` must return `Ok` once `stop` resolves; it is dropped
+/// on the spot when the lease is lost.
+pub(crate) async fn elect<F, Fut>(
+    lease: Arc<LeaderLease>,
+    metrics: &Metrics,
+    probes: &ProbeState,
+    shutdown: &Shutdown,
+    mut leader: F,
+) -> Result<(), RunError>
+where
+    F: FnMut(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RunError>>,
+{
+    let settings = lease.settings().clone();
+    let (name, identity) = (settings.name.as_str(), settings.identity.as_str());
     loop {
-        match lease.try_acquire_or_renew().await {
-            Ok(Attempt::Held) => break,
-            Ok(Attempt::HeldBy(holder)) => {
+        probes.set_role(Role::Follower);
+        if !follow(&lease, probes, shutdown).await {
+            break;
+        }
+        tracing::info!(lease = %name, %identity, "acquired the lease; leading");
+        metrics.lease_transition("acquired");
+        metrics.leader.set(1);
+        probes.set_role(Role::Leader);
+        let stepped = lead_while_held(&lease, leader(shutdown.clone()), metrics, probes).await;
+        metrics.leader.set(0);
+        match stepped {
+            Stepped::Shutdown => {
+                probes.set_role(Role::Stopping);
+                release(&lease, metrics).await;
+                break;
+            }
+            Stepped::Down(StepDown::Taken(holder)) => {
+                metrics.lease_transition("taken");
+                tracing::error!(lease = %name, %holder, "another replica took the lease; stopped reconciling, standing by");
+            }
+            Stepped::Down(StepDown::Deadline(error)) => {
+                metrics.lease_transition("renew_deadline");
+                let error = error.map(|e| e.to_string()).unwrap_or_else(|| "renewal timed out".into());
+                let deadline_seconds = settings.renew_deadline.as_secs();
+                tracing::error!(lease = %name, %error, deadline_seconds, "could not renew the lease in time; stopped reconciling before it expires, competing again");
+            }
+            Stepped::Failed(error) => {
+                tracing::error!(lease = %name, %error, "stopped reconciling; releasing the lease and competing again");
+                release(&lease, metrics).await;
+                tokio::time::sleep(settings.retry_period).await;
+            }
+        }
+        if shutdown.peek().is_some() {
+            break;
+        }
+    }
+    probes.set_role(Role::Stopping);
+    probes.lease.disarm();
+    Ok(())
+}
+
+/// Tries to acquire the lease every retry period until it is held (`true`) or `shutdown`
+/// resolves (`false`). Beats the lease heartbeat each round.
+async fn follow(lease: &LeaderLease, probes: &ProbeState, shutdown: &Shutdown) -> bool {
+    let settings = lease.settings();
+    let mut last_holder = String::new();
+    let mut unreachable = false;
+    loop {
+        probes.lease.beat();
+        let attempt = tokio::time::timeout(settings.renew_deadline, lease.try_acquire_or_renew()).await;
+        match attempt {
+            Ok(Ok(Attempt::Held)) => return true,
+            Ok(Ok(Attempt::HeldBy(holder))) => {
+                if std::mem::take(&mut unreachable) {
+                    tracing::info!(lease = %settings.name, "the lease is reachable again");
+                }
                 if holder != last_holder {
                     tracing::info!(lease = %settings.name, %holder, "standing by while another replica leads");
                     last_holder = holder;
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot reach the lease; retrying"),
+            Ok(Err(error)) if !unreachable => {
+                unreachable = true;
+                tracing::warn!(lease = %settings.name, %error, "cannot reach the lease; retrying");
+            }
+            Err(_) if !unreachable => {
+                unreachable = true;
+                tracing::warn!(lease = %settings.name, "reading the lease timed out; retrying");
+            }
+            Ok(Err(_)) | Err(_) => {}
         }
         tokio::select! {
-            _ = tokio::time::sleep(settings.renew_every()) => {}
-            _ = shutdown.clone() => return Ok(()),
+            _ = tokio::time::sleep(settings.retry_period) => {}
+            _ = shutdown.clone() => return false,
         }
     }
-    tracing::info!(lease = %settings.name, identity = %settings.identity, "acquired the lease; leading");
-    metrics.leader.set(1);
-    ready.store(false, Ordering::Relaxed);
+}
 
-    let (lost_sender, lost) = tokio::sync::oneshot::channel::<()>();
-    let renewer = {
-        let lease = lease.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut last_renewal = tokio::time::Instant::now();
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(lease.settings().renew_every()) => {}
-                    _ = shutdown.clone() => return,
-                }
-                match lease.try_acquire_or_renew().await {
-                    Ok(Attempt::Held) => last_renewal = tokio::time::Instant::now(),
-                    Ok(Attempt::HeldBy(holder)) => {
-                        tracing::error!(%holder, "another replica took the lease");
-                        let _ = lost_sender.send(());
-                        return;
-                    }
-                    Err(error) if last_renewal.elapsed() > lease.settings().duration => {
-                        tracing::error!(%error, "could not renew the lease before it expired");
-                        let _ = lost_sender.send(());
-                        return;
-                    }
-                    Err(error) => tracing::warn!(%error, "lease renewal failed; retrying"),
-                }
-            }
-        })
+/// Leads until shutdown, a step-down or a dead watch. The renewer runs beside `leader`; when
+/// it gives up, `leader` is dropped on the spot (reconciles in flight are cancelled), well
+/// before a follower may take the lease.
+async fn lead_while_held(
+    lease: &Arc<LeaderLease>,
+    leader: impl std::future::Future<Output = Result<(), RunError>>,
+    metrics: &Metrics,
+    probes: &ProbeState,
+) -> Stepped {
+    let (gave_up, step_down) = tokio::sync::oneshot::channel::<StepDown>();
+    let renewer = tokio::spawn(renew(lease.clone(), probes.clone(), metrics.lease_renew_failures.clone(), gave_up));
+    // Stops the renewer however this future ends, dropped included: a renewer that outlived
+    // its controllers would hold the lease for nobody.
+    let _renewer = AbortOnDrop(renewer);
+    // Only a reason counts: a renewer that is aborted (after a shutdown) says nothing.
+    let step_down = async move {
+        match step_down.await {
+            Ok(reason) => reason,
+            Err(_) => std::future::pending().await,
+        }
     };
-    let lost_flag = Arc::new(AtomicBool::new(false));
-    let stop: Shutdown = {
-        let (shutdown, lost_flag) = (shutdown.clone(), lost_flag.clone());
-        async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = lost => lost_flag.store(true, Ordering::Relaxed),
+    let stepped = tokio::select! {
+        result = leader => match result {
+            Ok(()) => Stepped::Shutdown,
+            Err(error) => Stepped::Failed(error),
+        },
+        reason = step_down => Stepped::Down(reason),
+    };
+    probes.caches_synced.store(false, Ordering::Relaxed);
+    probes.controllers.disarm();
+    stepped
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the held lease every retry period, each attempt bounded by what is left of the
+/// renew deadline. Sends why it gave up: another holder, or no renewal within the deadline.
+async fn renew(
+    lease: Arc<LeaderLease>,
+    probes: ProbeState,
+    failures: Counter,
+    gave_up: tokio::sync::oneshot::Sender<StepDown>,
+) {
+    let settings = lease.settings();
+    // Counted from when the last successful attempt was sent, when the server may have
+    // written it: conservative.
+    let mut renewed_at = Instant::now();
+    let mut last_error = None;
+    loop {
+        probes.lease.beat();
+        tokio::time::sleep(settings.retry_period).await;
+        let sent = Instant::now();
+        let left = settings.renew_deadline.saturating_sub(renewed_at.elapsed());
+        match tokio::time::timeout(left, lease.try_acquire_or_renew()).await {
+            Ok(Ok(Attempt::Held)) => {
+                if last_error.take().is_some() {
+                    tracing::info!(lease = %settings.name, "renewed the lease again");
+                }
+                renewed_at = sent;
+            }
+            Ok(Ok(Attempt::HeldBy(holder))) => {
+                let _ = gave_up.send(StepDown::Taken(holder));
+                return;
+            }
+            Ok(Err(error)) => {
+                failures.inc();
+                tracing::warn!(lease = %settings.name, %error, "renewing the lease failed; retrying until the renew deadline");
+                last_error = Some(error);
+            }
+            Err(_) => {
+                failures.inc();
             }
         }
-        .boxed()
-        .shared()
-    };
-    let result = run_controllers(client, options, metrics.clone(), ready, stop).await;
-    renewer.abort();
-    metrics.leader.set(0);
-    if lost_flag.load(Ordering::Relaxed) {
-        return Err(Error::LostLease(settings.name));
+        if renewed_at.elapsed() >= settings.renew_deadline {
+            let _ = gave_up.send(StepDown::Deadline(last_error));
+            return;
+        }
     }
-    if let Err(error) = lease.release().await {
-        tracing::warn!(%error, "could not release the lease; a follower takes over when it expires");
+}
+
+/// Releases the lease after the controllers stopped, so a follower takes over at once.
+async fn release(lease: &LeaderLease, metrics: &Metrics) {
+    let settings = lease.settings();
+    match tokio::time::timeout(settings.renew_deadline, lease.release()).await {
+        Ok(Ok(())) => {
+            metrics.lease_transition("released");
+            tracing::info!(lease = %settings.name, "released the lease");
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(lease = %settings.name, %error, "could not release the lease; a follower takes over when it expires")
+        }
+        Err(_) => {
+            tracing::warn!(lease = %settings.name, "releasing the lease timed out; a follower takes over when it expires")
+        }
     }
-    result
 }

@@ -34,6 +34,10 @@ const RETRY_AFTER_TRANSIENT: Duration = Duration::from_secs(10);
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// The operator's namespace when neither its pod nor `POD_NAMESPACE` says.
 pub const DEFAULT_OPERATOR_NAMESPACE: &str = "tenantry-system";
+/// How often a deleted tenant's cleanup checks whether its namespace is gone.
+const CLEANUP_POLL: Duration = Duration::from_secs(5);
+/// The longest wait between attempts of a failing tenant.
+const MAX_RETRY: Duration = Duration::from_secs(300);
 
 /// What every reconcile shares.
 pub struct Context {
@@ -102,15 +106,20 @@ impl Context {
         }
     }
 
-    fn backoff(&self, tenant: &str, failed: bool) -> Duration {
+    /// A reconcile of `tenant` succeeded: its failures are forgotten. Returns when to plan it
+    /// again anyway (the resync that catches what a watch missed).
+    pub fn record_success(&self, tenant: &str) -> Duration {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(tenant);
+        RESYNC
+    }
+
+    /// A reconcile of `tenant` failed: counts it and returns how long to wait before the next
+    /// attempt, doubling from 2 s with each consecutive failure up to 5 minutes.
+    pub fn next_retry(&self, tenant: &str) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if !failed {
-            failures.remove(tenant);
-            return RESYNC;
-        }
         let count = failures.entry(tenant.to_string()).or_default();
         *count = count.saturating_add(1);
-        Duration::from_secs(2u64.saturating_pow((*count).min(8)).min(300))
+        Duration::from_secs(2u64.saturating_pow((*count).min(9))).min(MAX_RETRY)
     }
 }
 
@@ -145,21 +154,21 @@ pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) 
     let started = Instant::now();
     let api: Api<PartialObjectMeta<Tenant>> = Api::all(ctx.client.clone());
     let result = finalizer(&api, FINALIZER, meta, |event| {
-        let deleting = matches!(event, Finalize::Cleanup(_));
         let (tenant, ctx) = (tenant.clone(), ctx.clone());
         async move {
-            if deleting {
-                clean_up(&tenant, &ctx).await
-            } else {
-                converge(&tenant, &ctx).await
+            match event {
+                Finalize::Apply(_) => converge(&tenant, &ctx).await.map_err(FinalizerStep::Failed),
+                Finalize::Cleanup(_) => match clean_up(&tenant, &ctx).await {
+                    Ok(Cleanup::Done) => Ok(Action::await_change()),
+                    // An error to the finalizer, so that it keeps the finalizer; a requeue below.
+                    Ok(Cleanup::Pending(why)) => Err(FinalizerStep::NotDone(why)),
+                    Err(error) => Err(FinalizerStep::Failed(error)),
+                },
             }
         }
     })
-    .await
-    .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::kube(format!("managing the finalizer of tenant {name}"), kube::Error::Service(Box::new(other))),
-    });
+    .await;
+    let result = finalizer_outcome(&name, result);
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.metric_label(),
@@ -168,11 +177,68 @@ pub async fn reconcile(meta: Arc<PartialObjectMeta<Tenant>>, ctx: Arc<Context>) 
     result
 }
 
-/// Backs off a tenant whose reconcile failed.
+/// What `clean_up` reports when it succeeded: the tenant's children are gone (the finalizer
+/// may go), or not yet (a namespace still terminating): checked again shortly, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Nothing of the tenant is left: release the finalizer.
+    Done,
+    /// Still going; the reason is logged, and cleanup runs again after a short wait.
+    Pending(String),
+}
+
+/// What the finalizer's closure fails with: a real error, or a cleanup not done yet (which
+/// must keep the finalizer, so it cannot be `Ok`).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FinalizerStep {
+    #[error(transparent)]
+    Failed(Error),
+    #[error("not done yet: {0}")]
+    NotDone(String),
+}
+
+/// The finalizer's result as the controller sees it: a cleanup not done yet is a short
+/// requeue, a failed finalizer update is [`Error::Finalizer`], the rest is the reconcile's own
+/// error.
+pub(crate) fn finalizer_outcome(
+    tenant: &str,
+    result: Result<Action, kube::runtime::finalizer::Error<FinalizerStep>>,
+) -> Result<Action, Error> {
+    use kube::runtime::finalizer::Error as Finalizer;
+    match result {
+        Ok(action) => Ok(action),
+        Err(
+            Finalizer::ApplyFailed(FinalizerStep::Failed(error))
+            | Finalizer::CleanupFailed(FinalizerStep::Failed(error)),
+        ) => Err(error),
+        Err(
+            Finalizer::ApplyFailed(FinalizerStep::NotDone(why)) | Finalizer::CleanupFailed(FinalizerStep::NotDone(why)),
+        ) => {
+            tracing::info!(tenant = %tenant, %why, wait_seconds = CLEANUP_POLL.as_secs(), "cleanup not done yet");
+            Ok(Action::requeue(CLEANUP_POLL))
+        }
+        Err(Finalizer::AddFinalizer(source) | Finalizer::RemoveFinalizer(source)) => {
+            Err(Error::Finalizer { tenant: tenant.to_string(), source })
+        }
+        // Neither happens: the object comes from the API server, named, and the finalizer's
+        // name is a constant.
+        Err(other @ (Finalizer::UnnamedObject | Finalizer::InvalidFinalizer)) => {
+            Err(Error::Finalizer { tenant: tenant.to_string(), source: kube::Error::Service(other.to_string().into()) })
+        }
+    }
+}
+
+/// Backs off a tenant whose reconcile failed. What passes on its own (timeouts, conflicts,
+/// an unreachable webhook) is logged at warn; what the API server refused, at error.
 pub fn error_policy(tenant: Arc<PartialObjectMeta<Tenant>>, error: &Error, ctx: Arc<Context>) -> Action {
     let name = tenant.name_any();
-    let wait = ctx.backoff(&name, true);
-    tracing::warn!(tenant = %name, %error, retry_in_seconds = wait.as_secs(), "reconcile failed");
+    let wait = ctx.next_retry(&name);
+    let retry_in_seconds = wait.as_secs();
+    if error.is_transient() {
+        tracing::warn!(tenant = %name, %error, retry_in_seconds, "reconcile failed; retrying");
+    } else {
+        tracing::error!(tenant = %name, %error, retry_in_seconds, "reconcile failed: the API server refused; retrying");
+    }
     Action::requeue(wait)
 }
 
@@ -209,7 +275,7 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         report_undecodable::<Workflow>(ctx, Some(&namespace), workflow, object).await;
     }
     let wait = match setbacks.values().map(|s| s.permanent).min() {
-        None => ctx.backoff(&name, false),
+        None => ctx.record_success(&name),
         Some(false) => RETRY_AFTER_TRANSIENT,
         Some(true) => RETRY_AFTER_REFUSAL,
     };
@@ -582,7 +648,13 @@ where
         .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
         .map(|_| ())
-        .map_err(|e| Error::kube(format!("patching the status of {} {name}", K::kind(&())), e))
+        .map_err(|source| {
+            let object = match namespace {
+                Some(namespace) => format!("{} {namespace}/{name}", K::kind(&())),
+                None => format!("{} {name}", K::kind(&())),
+            };
+            Error::StatusPatch { object, source }
+        })
 }
 
 async fn tenant_events(tenant: &Tenant, status: &TenantStatus, ctx: &Context) {
@@ -609,7 +681,8 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
         Some(WorkflowPhase::Blocked) => (EventType::Warning, "WorkflowBlocked"),
         Some(WorkflowPhase::Pending) | None => return,
     };
-    tracing::info!(workflow = %workflow.name_any(), namespace = ?workflow.namespace(), phase = ?status.phase, %reason, "workflow phase changed");
+    let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+    tracing::info!(workflow = %workflow.name_any(), namespace = %workflow.namespace().unwrap_or_default(), %phase, %reason, "workflow phase changed");
     ctx.event(workflow, type_, event, if reason.is_empty() { message } else { format!("{reason}: {message}") }).await;
 }
 
@@ -617,7 +690,7 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
 /// tenant (its controller ownerReference carries the tenant's UID): a namespace the tenant
 /// named but did not get from us is left as it is. The finalizer is released only once the
 /// namespace is gone or known not to be ours.
-async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
+async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Cleanup, Error> {
     let name = tenant.name_any();
     let namespace =
         tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(&name));
@@ -640,13 +713,13 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     match namespaces.get_opt(&namespace).await.map_err(|e| Error::kube(format!("reading namespace {namespace}"), e))? {
         None => {
             tracing::info!(tenant = %name, %namespace, "tenant removed");
-            Ok(Action::await_change())
+            Ok(Cleanup::Done)
         }
         Some(existing) => {
             let ours = tenant.uid().is_some() && apply::controller_uid(existing.owner_references()) == tenant.uid();
             if !ours {
                 tracing::info!(tenant = %name, %namespace, "namespace was not created for this tenant; left in place");
-                return Ok(Action::await_change());
+                return Ok(Cleanup::Done);
             }
             if existing.metadata.deletion_timestamp.is_none() {
                 namespaces
@@ -656,7 +729,7 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
                 ctx.event(tenant, EventType::Normal, "NamespaceDeleted", format!("deleting namespace {namespace}"))
                     .await;
             }
-            Err(Error::CleanupPending(format!("namespace {namespace} is still terminating")))
+            Ok(Cleanup::Pending(format!("namespace {namespace} is still terminating")))
         }
     }
 }

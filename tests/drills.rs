@@ -1,0 +1,532 @@
+//! Failure drills against a real control plane: an API server outage, a lease taken by
+//! another identity, a handoff between two replicas, and a clean shutdown. They restart the
+//! API server, so they run alone, after the cluster suite:
+//!
+//! ```sh
+//! export KUBECONFIG="$(testenv/up)"
+//! cargo test --locked -p tenantry --test drills -- --ignored --test-threads=1
+//! ```
+//!
+//! Each drill installs the CRDs, creates its own partner, tier, tenant and workflow under a
+//! unique suffix, runs replicas of the operator in-process with `operator::lead` (a short
+//! lease in the `default` namespace, named after the drill), counts the writes each replica
+//! sends (lease requests apart), and deletes what it created at the end.
+
+use futures::FutureExt;
+use http::Request;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::client::{Body, ClientBuilder};
+use kube::{Client, Config};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tenantry::api::{Partner, ServiceTier, Tenant, Workflow};
+use tenantry::shell::error::RunError;
+use tenantry::shell::http::{ProbeState, Role};
+use tenantry::shell::lease::LeaseSettings;
+use tenantry::shell::metrics::{Metrics, TransitionLabels};
+use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
+use tokio::time::Instant;
+
+const TEST_MANAGER: &str = "tenantry-drills";
+/// How long a drill waits for something the operator should do. Not a performance claim.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// The drills' lease: short, so that expiry is quick (renew deadline 4 s, retry 0.8 s).
+const LEASE: Duration = Duration::from_secs(6);
+const LEASE_NAMESPACE: &str = "default";
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+async fn base_client() -> Client {
+    let config = Config::infer().await.expect("a kubeconfig: set KUBECONFIG (testenv/up prints one)");
+    Client::try_from(operator::with_timeouts(config)).expect("a client")
+}
+
+/// Installs (or updates) the tenantry CRDs and waits until the API server serves them.
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in tenantry::crdgen::all() {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        api.patch(&name, &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
+    }
+    for crd in tenantry::crdgen::all() {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        eventually(&format!("CRD {name} established"), DEADLINE, || {
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                let conditions = api.get(&name).await.ok()?.status?.conditions?;
+                conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or fails the drill after `within`.
+async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("gave up after {within:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn unique(test: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{test}-{:x}{:05x}", std::process::id() % 0xfff, nanos % 0xfffff)
+}
+
+/// `testenv/restart-apiserver`, from `$TENANTRY_TESTENV_DIR` or the repository's `testenv/`.
+/// A drill that needs it fails when it is missing: it must not pass without its outage.
+fn testenv_script(name: &str) -> PathBuf {
+    let dir = std::env::var_os("TENANTRY_TESTENV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testenv"));
+    let script = dir.join(name);
+    assert!(
+        script.is_file(),
+        "{} is missing: the outage drill needs the testenv control plane's scripts (set TENANTRY_TESTENV_DIR \
+         to the directory holding them)",
+        script.display()
+    );
+    script
+}
+
+/// One drill's fleet: a partner, a tier, a tenant and a continuous workflow (a Deployment).
+struct Fleet {
+    client: Client,
+    partner: String,
+    tier: String,
+    tenant: String,
+    namespace: String,
+    workflow: String,
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(TEST_MANAGER).force()
+}
+
+impl Fleet {
+    async fn create(test: &str) -> Self {
+        let client = base_client().await;
+        install_crds(&client).await;
+        let suffix = unique(test);
+        let fleet = Fleet {
+            partner: format!("p-{suffix}"),
+            tier: format!("basic-{suffix}"),
+            namespace: format!("tenant-{suffix}"),
+            tenant: suffix,
+            workflow: "orders".into(),
+            client,
+        };
+        let partner = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Partner", "metadata": {"name": fleet.partner},
+            "spec": {"displayName": "Drill Partner", "branding": {"productName": "Drill Flow"},
+                     "currency": "EUR", "invoicePrefix": "DRILL"}
+        });
+        Api::<Partner>::all(fleet.client.clone())
+            .patch(&fleet.partner, &apply_params(), &Patch::Apply(&partner))
+            .await
+            .expect("partner created");
+        let tier = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "ServiceTier", "metadata": {"name": fleet.tier},
+            "spec": {
+                "partnerRef": fleet.partner, "displayName": "Basic", "level": 1, "workflowCategories": ["orderToCash"],
+                "limits": {"maxWorkflows": 5, "maxConnectedSystems": 3,
+                           "namespaceQuota": {"cpu": "2", "memory": "2Gi", "pods": 10},
+                           "defaultContainer": {"cpu": "50m", "memory": "64Mi"},
+                           "maxContainer": {"cpu": "200m", "memory": "256Mi"}},
+                "pricing": {"monthlyBaseFee": 1000}
+            }
+        });
+        Api::<ServiceTier>::all(fleet.client.clone())
+            .patch(&fleet.tier, &apply_params(), &Patch::Apply(&tier))
+            .await
+            .expect("tier created");
+        let tenant = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": fleet.tenant},
+            "spec": {"partnerRef": fleet.partner, "tierRef": fleet.tier, "displayName": "Drill Tenant",
+                     "region": "eu-west-1",
+                     "connectedSystems": [{"name": "shop", "type": "storefront", "vendor": "Shopify"}]}
+        });
+        Api::<Tenant>::all(fleet.client.clone())
+            .patch(&fleet.tenant, &apply_params(), &Patch::Apply(&tenant))
+            .await
+            .expect("tenant created");
+        fleet
+    }
+
+    /// Applies the workflow once the namespace exists (the operator creates it).
+    async fn apply_workflow(&self) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        eventually("the tenant's namespace", DEADLINE, || {
+            let (namespaces, name) = (namespaces.clone(), self.namespace.clone());
+            async move { namespaces.get_opt(&name).await.ok().flatten() }
+        })
+        .await;
+        let workflow = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": self.workflow, "namespace": self.namespace},
+            "spec": {"category": "orderToCash", "template": "order-validation", "trigger": {"continuous": {"replicas": 1}},
+                     "runner": {"image": "registry.k8s.io/pause:3.9"}, "connectors": ["shop"]}
+        });
+        Api::<Workflow>::namespaced(self.client.clone(), &self.namespace)
+            .patch(&self.workflow, &apply_params(), &Patch::Apply(&workflow))
+            .await
+            .expect("workflow applied");
+    }
+
+    fn deployments(&self) -> Api<Deployment> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn quotas(&self) -> Api<ResourceQuota> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    async fn deployment_exists(&self, within: Duration) {
+        let deployments = self.deployments();
+        eventually("the workflow's Deployment", within, || {
+            let (deployments, name) = (deployments.clone(), self.workflow.clone());
+            async move { deployments.get_opt(&name).await.ok().flatten() }
+        })
+        .await;
+    }
+
+    async fn quota_pods(&self) -> Option<String> {
+        let quota = self.quotas().get_opt("tenantry-quota").await.ok().flatten()?;
+        quota.spec?.hard?.get("pods").map(|q| q.0.clone())
+    }
+
+    /// Deletes the Deployment and sets the quota's pods to 999: drift for the leader to repair.
+    async fn drift(&self) {
+        self.deployments().delete(&self.workflow, &DeleteParams::default()).await.expect("deployment deleted");
+        let edit = json!({"spec": {"hard": {"pods": "999"}}});
+        self.quotas()
+            .patch("tenantry-quota", &PatchParams::default(), &Patch::Merge(&edit))
+            .await
+            .expect("quota edited");
+    }
+
+    /// Waits until the drift is repaired: the Deployment is back and the quota says 10 pods.
+    async fn repaired(&self, within: Duration) {
+        self.deployment_exists(within).await;
+        eventually("the quota restored to 10 pods", within, || async {
+            (self.quota_pods().await.as_deref() == Some("10")).then_some(())
+        })
+        .await;
+    }
+
+    /// Deletes the tenant (a leader removes its namespace and finalizer), then the rest; removes
+    /// the finalizer by hand if nobody does within the deadline.
+    async fn clean_up(&self) {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        let _ = tenants.delete(&self.tenant, &DeleteParams::default()).await;
+        let gone = tokio::time::timeout(DEADLINE, async {
+            while tenants.get_opt(&self.tenant).await.ok().flatten().is_some() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        if gone.is_err() {
+            let release = json!({"metadata": {"finalizers": null}});
+            let _ = tenants.patch(&self.tenant, &PatchParams::default(), &Patch::Merge(&release)).await;
+            let _ = Api::<Namespace>::all(self.client.clone()).delete(&self.namespace, &DeleteParams::default()).await;
+        }
+        let _ = Api::<ServiceTier>::all(self.client.clone()).delete(&self.tier, &DeleteParams::default()).await;
+        let _ = Api::<Partner>::all(self.client.clone()).delete(&self.partner, &DeleteParams::default()).await;
+    }
+}
+
+/// A replica of the operator running `operator::lead` in-process, with the time of every
+/// write it sends (lease requests apart: those are the election, not reconciling).
+struct Replica {
+    identity: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), RunError>>>,
+    writes: Arc<Mutex<Vec<Instant>>>,
+    metrics: Arc<Metrics>,
+    probes: ProbeState,
+}
+
+impl Replica {
+    async fn start(partner: &str, lease: &str, identity: &str) -> Self {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let recorded = writes.clone();
+        let config = operator::with_timeouts(Config::infer().await.expect("a kubeconfig"));
+        let record_writes = tower::util::MapRequestLayer::new(move |request: Request<Body>| {
+            if request.method() != http::Method::GET && !request.uri().path().contains("/leases") {
+                recorded.lock().expect("writes").push(Instant::now());
+            }
+            request
+        });
+        let client = ClientBuilder::try_from(config).expect("a client stack").with_layer(&record_writes).build();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = async move {
+            let _ = stopped.await;
+        }
+        .boxed()
+        .shared();
+        let metrics = Arc::new(Metrics::new(&mut prometheus_client::registry::Registry::default()));
+        let probes = ProbeState::default();
+        let options = ControllerOptions {
+            concurrency: 2,
+            partners: BTreeSet::from([partner.to_string()]),
+            instance: Some(identity.to_string()),
+        };
+        let settings = LeaseSettings::new(LEASE_NAMESPACE, lease, identity, LEASE);
+        let task = tokio::spawn(operator::lead(client, settings, options, metrics.clone(), probes.clone(), shutdown));
+        Replica { identity: identity.into(), stop: Some(stop), task: Some(task), writes, metrics, probes }
+    }
+
+    fn leading(&self) -> bool {
+        self.metrics.leader.get() == 1
+    }
+
+    fn transitions(&self, transition: &str) -> u64 {
+        self.metrics.lease_transitions.get_or_create(&TransitionLabels { transition: transition.into() }).get()
+    }
+
+    fn writes(&self) -> Vec<Instant> {
+        self.writes.lock().expect("writes").clone()
+    }
+
+    async fn until_leading(&self) {
+        eventually(&format!("{} leads", self.identity), DEADLINE, || async { self.leading().then_some(()) }).await;
+    }
+
+    /// Requests a shutdown (what SIGTERM does) and returns what `lead` returned.
+    async fn shut_down(&mut self) -> Result<(), RunError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the replica stops within 30 s")
+            .expect("the replica's task did not panic")
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+async fn lease_holder(client: &Client, lease: &str) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
+    leases.get_opt(lease).await.ok().flatten()?.spec?.holder_identity
+}
+
+async fn delete_lease(client: &Client, lease: &str) {
+    let _ = Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE).delete(lease, &DeleteParams::default()).await;
+}
+
+/// Runs `body` on a fresh fleet and lease name, and always cleans up; a failure in `body`
+/// fails the drill after the cleanup. `body` hands back the replicas still running, so that
+/// one of them removes the tenant's finalizer before it stops.
+async fn drill<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(Arc<Fleet>, String) -> Fut,
+    Fut: Future<Output = Vec<Replica>> + Send + 'static,
+{
+    init_logs();
+    let fleet = Arc::new(Fleet::create(test).await);
+    let lease = format!("drill-{}", fleet.tenant);
+    let outcome = tokio::spawn(body(fleet.clone(), lease.clone())).await;
+    match outcome {
+        Ok(replicas) => {
+            fleet.clean_up().await;
+            for mut replica in replicas {
+                let _ = replica.shut_down().await;
+            }
+            delete_lease(&fleet.client, &lease).await;
+        }
+        Err(error) => {
+            // The body's replicas were dropped (aborted): a fresh one removes the finalizer.
+            let mut cleaner = Replica::start(&fleet.partner, &lease, "cleaner").await;
+            fleet.clean_up().await;
+            let _ = cleaner.shut_down().await;
+            delete_lease(&fleet.client, &lease).await;
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+            panic!("the drill did not finish: {error}");
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the testenv control plane (testenv/up) and restarts its API server"]
+async fn an_api_server_outage_with_one_replica_heals_in_the_same_process() {
+    let restart = testenv_script("restart-apiserver");
+    drill("outage", move |fleet, lease| async move {
+        let replica = Replica::start(&fleet.partner, &lease, "solo").await;
+        replica.until_leading().await;
+        fleet.apply_workflow().await;
+        fleet.deployment_exists(DEADLINE).await;
+
+        // Watch the replica's role through the outage.
+        let roles = Arc::new(Mutex::new(BTreeSet::new()));
+        let watcher = {
+            let (roles, probes) = (roles.clone(), replica.probes.clone());
+            tokio::spawn(async move {
+                loop {
+                    roles.lock().expect("roles").insert(format!("{:?}", probes.role()));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let status = tokio::task::spawn_blocking(move || std::process::Command::new(&restart).arg("15").status())
+            .await
+            .expect("restart-apiserver ran")
+            .expect("restart-apiserver runs");
+        assert!(status.success(), "testenv/restart-apiserver 15 failed: {status}");
+        let back = Instant::now();
+
+        // The replica stepped down during the outage, competes again and leads once more.
+        assert!(replica.transitions("renew_deadline") >= 1, "it stepped down when it could not renew");
+        replica.until_leading().await;
+        watcher.abort();
+        let roles = roles.lock().expect("roles").clone();
+        assert!(roles.contains("Follower"), "competed again as a follower during the outage: {roles:?}");
+        assert!(replica.transitions("acquired") >= 2, "re-acquired the lease after the outage");
+        assert!(replica.probes.health().is_ok(), "{:?}", replica.probes.health());
+
+        // Drift after the outage is repaired within 30 s.
+        eventually("the caches filled again", DEADLINE, || async { replica.probes.readiness().is_ok().then_some(()) })
+            .await;
+        fleet.drift().await;
+        fleet.repaired(Duration::from_secs(30)).await;
+        eprintln!("outage drill: leading again and drift repaired {:?} after the API server was back", back.elapsed());
+        vec![replica]
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the testenv control plane (testenv/up) and restarts its API server"]
+async fn a_lease_taken_by_another_identity_stops_writes_until_it_expires() {
+    drill("taken", |fleet, lease| async move {
+        let replica = Replica::start(&fleet.partner, &lease, "owner").await;
+        replica.until_leading().await;
+        fleet.apply_workflow().await;
+        fleet.deployment_exists(DEADLINE).await;
+
+        // Another identity writes the lease as its own, once, and never renews.
+        let leases: Api<Lease> = Api::namespaced(fleet.client.clone(), LEASE_NAMESPACE);
+        let mut taken = leases.get(&lease).await.expect("the lease");
+        let spec = taken.spec.get_or_insert_with(Default::default);
+        spec.holder_identity = Some("intruder".into());
+        spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now()));
+        spec.lease_duration_seconds = Some(i32::try_from(LEASE.as_secs()).expect("seconds"));
+        leases.replace(&lease, &PostParams::default(), &taken).await.expect("the lease overwritten");
+        let overwritten = Instant::now();
+
+        eventually("the owner stops leading", Duration::from_secs(5), || async { (!replica.leading()).then_some(()) })
+            .await;
+        assert!(overwritten.elapsed() < LEASE, "stopped before the intruder's lease could expire");
+        assert_eq!(replica.transitions("taken"), 1);
+        let stopped = Instant::now();
+        let writes_before = replica.writes().len();
+
+        // Drift while the intruder holds the lease: nobody may repair it.
+        fleet.drift().await;
+        let intruder_expires = overwritten + LEASE;
+        tokio::time::sleep_until(intruder_expires - Duration::from_millis(500)).await;
+        let during: Vec<_> = replica.writes().into_iter().filter(|t| *t > stopped).collect();
+        assert!(during.is_empty(), "{} writes while another identity held the lease", during.len());
+        assert_eq!(replica.writes().len(), writes_before);
+        assert!(fleet.deployments().get_opt(&fleet.workflow).await.expect("readable").is_none());
+        assert_eq!(lease_holder(&fleet.client, &lease).await.as_deref(), Some("intruder"));
+
+        // Once the intruder's lease has expired (on the owner's clock), the owner takes it back
+        // and repairs the drift.
+        replica.until_leading().await;
+        let retaken = overwritten.elapsed();
+        assert!(retaken >= LEASE, "took the lease back {retaken:?} after it was taken: before it expired");
+        fleet.repaired(Duration::from_secs(30)).await;
+        eprintln!("taken drill: stopped within {:?}, took the lease back after {retaken:?}", stopped - overwritten);
+        vec![replica]
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the testenv control plane (testenv/up) and restarts its API server"]
+async fn two_replicas_hand_over_without_overlapping_writes() {
+    drill("handoff", |fleet, lease| async move {
+        let mut first = Replica::start(&fleet.partner, &lease, "replica-a").await;
+        first.until_leading().await;
+        fleet.apply_workflow().await;
+        fleet.deployment_exists(DEADLINE).await;
+        let second = Replica::start(&fleet.partner, &lease, "replica-b").await;
+        eventually("replica-b stands by", DEADLINE, || async {
+            (second.probes.role() == Role::Follower).then_some(())
+        })
+        .await;
+        assert!(!second.leading());
+
+        let stopping = Instant::now();
+        first.shut_down().await.expect("a clean stop returns Ok");
+        second.until_leading().await;
+        let handed_over = stopping.elapsed();
+        fleet.drift().await;
+        fleet.repaired(Duration::from_secs(30)).await;
+
+        let (a, b) = (first.writes(), second.writes());
+        let last_a = *a.last().expect("replica-a wrote while leading");
+        let first_b = *b.first().expect("replica-b wrote after taking over");
+        assert!(last_a < first_b, "writes overlap: replica-b wrote {:?} before replica-a's last write", last_a - first_b);
+        eprintln!(
+            "handoff drill: replica-b led {handed_over:?} after replica-a was told to stop; {:?} between the last write of a and the first of b",
+            first_b - last_a
+        );
+        vec![second]
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the testenv control plane (testenv/up) and restarts its API server"]
+async fn a_shutdown_returns_ok_and_releases_the_lease() {
+    drill("shutdown", |fleet, lease| async move {
+        let mut replica = Replica::start(&fleet.partner, &lease, "stopping").await;
+        replica.until_leading().await;
+        assert_eq!(lease_holder(&fleet.client, &lease).await.as_deref(), Some("stopping"));
+        let result = replica.shut_down().await;
+        assert!(result.is_ok(), "a shutdown is the exit-0 path: {result:?}");
+        assert_eq!(lease_holder(&fleet.client, &lease).await, None, "the lease is released");
+        assert_eq!(replica.transitions("released"), 1);
+        assert_eq!(replica.transitions("taken") + replica.transitions("renew_deadline"), 0, "not reported as lost");
+        // A fresh replica cleans up the tenant.
+        vec![Replica::start(&fleet.partner, &lease, "cleaner").await]
+    })
+    .await;
+}
