@@ -82,12 +82,19 @@ stop_component() {
   rm -f "$PID_DIR/$name.pid"
 }
 
-# Polls a command until it succeeds, or fails naming what it waited for and the log to read.
+# Polls a command until it succeeds, or fails naming what it waited for and the log to
+# read. Fails at once when the component that writes that log (logs/<name>.log) exited.
 wait_for() {
   local what="$1" seconds="$2" logfile="$3"
   shift 3
-  local deadline=$((SECONDS + seconds))
+  local deadline=$((SECONDS + seconds)) component
+  component="$(basename "$logfile" .log)"
   until "$@" >/dev/null 2>&1; do
+    if [[ -f "$PID_DIR/$component.pid" && -z "$(running_pid "$component")" ]]; then
+      log "last lines of $logfile:"
+      tail -n 30 "$logfile" >&2
+      die "$component exited while waiting for $what; see $logfile"
+    fi
     if ((SECONDS > deadline)); then
       [[ -n "$logfile" && -f "$logfile" ]] && { log "last lines of $logfile:"; tail -n 30 "$logfile" >&2; }
       die "gave up after ${seconds}s waiting for $what"

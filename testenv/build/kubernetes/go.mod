@@ -1,5 +1,5 @@
 // Build-only module: pins the Kubernetes control-plane binaries the test
-// environment runs. See testenv/README.md for how to bump the version.
+// environment runs. Rewritten by testenv/bump-kubernetes; see testenv/README.md.
 module tenantry.dev/testenv/kubernetes
 
 go 1.26.0
@@ -192,7 +192,6 @@ replace (
 	k8s.io/metrics => k8s.io/metrics v0.37.2
 	k8s.io/mount-utils => k8s.io/mount-utils v0.37.2
 	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.37.2
-	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.37.2
 	k8s.io/streaming => k8s.io/streaming v0.37.2
 )
 
