@@ -63,19 +63,20 @@ check_port_free() {
   fi
 }
 
-# Stops one component by its recorded pid: TERM, then KILL after a grace period.
+# Stops one component by its recorded pid: TERM, then KILL after 30 s (the API server
+# drains its requests first, which takes a few seconds).
 stop_component() {
   local name="$1" pid
   pid="$(running_pid "$name")"
   if [[ -n "$pid" ]]; then
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-      log "$name (pid $pid) ignored TERM for 10s; killing it"
+      log "$name (pid $pid) ignored TERM for 30s; killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
