@@ -48,9 +48,12 @@ running_pid() {
   local pidfile="$PID_DIR/$1.pid" pid
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile")"
-  # The pid must still be ours: alive and running the binary we started.
+  # The pid must still be ours: alive and running the binary we started (which a rebuild
+  # may have replaced on disk since: then the kernel calls it "... (deleted)").
+  local exe
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-    [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$BIN_DIR/$1" ]]; then
+    [[ "$exe" == "$BIN_DIR/$1" || "$exe" == "$BIN_DIR/$1 (deleted)" ]]; then
     echo "$pid"
   fi
 }
