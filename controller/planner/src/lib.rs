@@ -14,12 +14,14 @@
 //
 //   lib.rs (plan, fleet_statuses)   runs the layers below in order
 //   build_tenant, build_workflow,   turn decisions into children and statuses
-//     build_fleet, governance
+//     build_fleet, governance,
+//     billing                       and history into bills and revenue
 //   resolve, workflows              decide: references, tiers, each workflow's phase
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
 //     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
 //     templates, slice                templates, and the slice of the world one tenant needs
+pub mod billing;
 mod build_fleet;
 mod build_tenant;
 mod build_workflow;
