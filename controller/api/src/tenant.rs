@@ -121,18 +121,39 @@ pub struct ConnectedSystem {
     pub secret_ref: Option<SecretReference>,
 }
 
-/// A tier the tenant was on, from when the operator observed it.
+/// A tier the tenant was on, from when the operator observed it, until the next entry.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TierHistoryEntry {
     /// Name of the tier.
+    #[schemars(length(max = 253))]
     pub tier: String,
     /// Level of the tier at that time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<i32>,
     /// When the operator first observed the tenant on it (RFC 3339, UTC).
-    #[schemars(extend("format" = "date-time"))]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub since: String,
+    /// Whether the tenant was suspended from `since` on: suspended time is not billed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
+}
+
+/// A stretch of time one workflow was active (Running: not held, suspended or blocked), kept
+/// on the tenant so that it outlives the workflow: the source of the per-workflow fee.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowActivity {
+    /// Name of the workflow, in the tenant namespace.
+    #[schemars(length(max = 253))]
+    pub workflow: String,
+    /// When the operator first observed it running (RFC 3339, UTC).
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub since: String,
+    /// When the operator observed it stop running; absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub until: Option<String>,
 }
 
 /// How many of the tenant's workflows are in each phase.
@@ -167,6 +188,10 @@ pub struct TenantStatus {
     /// Every tier the tenant has been on, oldest first: the source of proration and of expansion and contraction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tier_history: Vec<TierHistoryEntry>,
+    /// When each workflow ran, for the months whose bills are not closed yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4096))]
+    pub workflow_activity: Vec<WorkflowActivity>,
     /// Workflows by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<WorkflowCounts>,

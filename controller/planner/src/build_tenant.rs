@@ -67,6 +67,7 @@ impl TenantResolution<'_> {
                     Err(_) => previous.tier.clone(),
                 },
                 tier_history: self.tier_history(now),
+                workflow_activity: previous.workflow_activity.clone(),
                 workflows: Some(counts),
                 first_value_time,
                 conditions: conditions.finish(),

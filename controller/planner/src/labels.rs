@@ -17,6 +17,8 @@ pub const TIER: &str = "tenantry.dev/tier";
 pub const OWNER_KIND: &str = "tenantry.dev/owner-kind";
 /// Workflow a child belongs to, for children of workflows.
 pub const WORKFLOW: &str = "tenantry.dev/workflow";
+/// Calendar month of a BillingRecord (`2026-11`).
+pub const PERIOD: &str = "tenantry.dev/period";
 /// Hash of a workflow's rendered definition, on its pod template, so a change rolls the pods.
 pub const DEFINITION_HASH: &str = "tenantry.dev/definition-hash";
 

@@ -113,6 +113,7 @@ impl TenantResolution<'_> {
                     tier: current,
                     level: Some(resolved.tier.spec.level),
                     since: now.to_string(),
+                    suspended: false,
                 });
             }
         }

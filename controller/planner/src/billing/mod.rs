@@ -4,9 +4,11 @@
 //! [`period`] the calendar (UTC months measured by the second) and [`ledger`] the lines of a
 //! bill. Nothing here reads a clock: the instant a bill is computed at is an argument.
 
+pub mod history;
 pub mod ledger;
 pub mod money;
 pub mod period;
+pub mod records;
 
 pub use ledger::{bill, estimate, Bill, TierPrices, TierStint, Usage};
 pub use money::{Currency, Exact};

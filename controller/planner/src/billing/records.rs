@@ -1,0 +1,327 @@
+//! The BillingRecords one tenant should have: one per calendar month its history reaches,
+//! Open while the month runs (with an estimate for the whole month), Closed once the month
+//! and its grace period are over or the tenant is deleted. A record observed Closed is never
+//! computed again, so nothing a later input says can rewrite a closed bill.
+
+use super::history::{self, HistoryProblem};
+use super::ledger::{self, TierPrices, Usage};
+use super::period::Period;
+use crate::conditions::Conditions;
+use crate::labels;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus};
+use tenantry_api::tenant::{TierHistoryEntry, WorkflowActivity};
+use tenantry_api::ConditionStatus;
+
+/// Everything about one tenant its bills are computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantAccount<'a> {
+    /// Name of the tenant.
+    pub tenant: &'a str,
+    /// Name of its partner.
+    pub partner: &'a str,
+    /// The partner's currency.
+    pub currency: &'a str,
+    /// The contract's discount, in whole percent.
+    pub discount_percent: i64,
+    /// Tiers it was on and when it was suspended.
+    pub tier_history: &'a [TierHistoryEntry],
+    /// When its workflows ran.
+    pub workflow_activity: &'a [WorkflowActivity],
+    /// When the tenant was deleted, if it is being deleted: its last record closes then.
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// How often open records move and when they close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosingRules {
+    /// How long after the end of its month a record stays open, for late observations.
+    pub grace: SignedDuration,
+    /// An open record is billed up to the last multiple of this interval (since the Unix
+    /// epoch), so a steady fleet writes each open record once per interval, not on every
+    /// reconcile.
+    pub refresh: SignedDuration,
+}
+
+impl Default for ClosingRules {
+    fn default() -> Self {
+        ClosingRules { grace: SignedDuration::from_hours(1), refresh: SignedDuration::from_hours(1) }
+    }
+}
+
+impl ClosingRules {
+    /// The instant an open record is billed up to at `now`.
+    pub fn billed_until(&self, now: Timestamp) -> Timestamp {
+        let step = self.refresh.as_secs().max(1);
+        let seconds = now.as_second();
+        Timestamp::from_second(seconds - seconds.rem_euclid(step)).unwrap_or(now)
+    }
+}
+
+/// The name of a tenant's record for a period: `<tenant>-<yyyy>-<mm>`.
+pub fn record_name(tenant: &str, period: Period) -> String {
+    format!("{tenant}-{period}")
+}
+
+/// The records `account` should have at `now`, oldest first. Periods whose record in
+/// `existing` (by name) is Closed are skipped: they are final.
+pub fn records(
+    account: &TenantAccount<'_>,
+    prices: impl Fn(&str) -> Option<TierPrices>,
+    existing: &BTreeMap<String, BillingRecord>,
+    rules: ClosingRules,
+    now: Timestamp,
+) -> Result<Vec<BillingRecord>, HistoryProblem> {
+    let Some(first) = history::first_period(account.tier_history) else {
+        return Ok(Vec::new());
+    };
+    let last_instant = account.deleted_at.map_or(now, |deleted| deleted.min(now));
+    let last = Period::containing(last_instant);
+    let mut records = Vec::new();
+    let mut period = first;
+    while period <= last {
+        let name = record_name(account.tenant, period);
+        let observed = existing.get(&name);
+        if !observed.is_some_and(is_closed) {
+            records.push(record(account, &prices, period, observed, rules, now)?);
+        }
+        period = period.next();
+    }
+    Ok(records)
+}
+
+/// Whether an observed record is final.
+pub fn is_closed(record: &BillingRecord) -> bool {
+    record.status.as_ref().and_then(|s| s.phase) == Some(BillingPhase::Closed)
+}
+
+/// The oldest period whose record is not observed Closed: history that ended before it has
+/// been billed for good and can be dropped from the tenant's status.
+pub fn oldest_open_period(
+    account: &TenantAccount<'_>,
+    existing: &BTreeMap<String, BillingRecord>,
+    now: Timestamp,
+) -> Option<Period> {
+    let mut period = history::first_period(account.tier_history)?;
+    let current = Period::containing(now);
+    while period < current && existing.get(&record_name(account.tenant, period)).is_some_and(is_closed) {
+        period = period.next();
+    }
+    Some(period)
+}
+
+fn record(
+    account: &TenantAccount<'_>,
+    prices: &impl Fn(&str) -> Option<TierPrices>,
+    period: Period,
+    observed: Option<&BillingRecord>,
+    rules: ClosingRules,
+    now: Timestamp,
+) -> Result<BillingRecord, HistoryProblem> {
+    let closes_at = match account.deleted_at {
+        Some(deleted) if deleted < period.end() => deleted,
+        _ => period.end() + rules.grace,
+    };
+    let closed = now >= closes_at;
+    let until = if closed { closes_at.min(period.end()) } else { rules.billed_until(now).min(period.end()) };
+    let usage = Usage {
+        stints: history::stints(account.tier_history, prices, until)?,
+        workflows: history::workflow_spans(account.workflow_activity, until)?,
+        runs: 0,
+        discount_percent: account.discount_percent,
+    };
+    let bill = ledger::bill(period, &usage);
+    // A closed record is the same whenever it is computed: its condition dates from the close.
+    let stamp = crate::format_time(if closed { closes_at } else { until });
+    let previous = match observed.and_then(|r| r.status.as_ref()) {
+        Some(status) if !closed => status.conditions.as_slice(),
+        _ => &[],
+    };
+    let mut conditions = Conditions::new(previous, &stamp, None);
+    conditions.set(
+        "Ready",
+        ConditionStatus::True,
+        if closed { "Closed" } else { "Open" },
+        if closed { "the month is billed and final".to_string() } else { format!("billed up to {stamp}") },
+    );
+    let status = BillingRecordStatus {
+        phase: Some(if closed { BillingPhase::Closed } else { BillingPhase::Open }),
+        estimated_month_total: (!closed).then(|| ledger::estimate(period, &usage, until).total),
+        closed_at: closed.then(|| crate::format_time(closes_at)),
+        conditions: conditions.finish(),
+    };
+    let mut record = BillingRecord::new(
+        &record_name(account.tenant, period),
+        BillingRecordSpec {
+            tenant_ref: account.tenant.to_string(),
+            partner_ref: account.partner.to_string(),
+            period: period.to_string(),
+            currency: account.currency.to_string(),
+            line_items: bill.lines,
+            total: bill.total,
+        },
+    );
+    record.metadata = ObjectMeta {
+        name: record.metadata.name.take(),
+        labels: Some(BTreeMap::from([
+            (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+            (labels::TENANT.to_string(), account.tenant.to_string()),
+            (labels::PARTNER.to_string(), account.partner.to_string()),
+            (labels::PERIOD.to_string(), period.to_string()),
+        ])),
+        ..ObjectMeta::default()
+    };
+    record.status = Some(status);
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn prices(tier: &str) -> Option<TierPrices> {
+        Some(TierPrices {
+            tier: tier.into(),
+            display_name: tier.into(),
+            monthly_base_fee: if tier == "gold" { 60_000 } else { 30_000 },
+            monthly_fee_per_active_workflow: 1_000,
+            included_runs_per_month: 0,
+            price_per_thousand_extra_runs: 0,
+        })
+    }
+
+    fn history() -> Vec<TierHistoryEntry> {
+        vec![
+            TierHistoryEntry {
+                tier: "silver".into(),
+                level: Some(1),
+                since: "2026-10-16T00:00:00Z".into(),
+                suspended: false,
+            },
+            TierHistoryEntry {
+                tier: "gold".into(),
+                level: Some(2),
+                since: "2026-11-11T00:00:00Z".into(),
+                suspended: false,
+            },
+        ]
+    }
+
+    fn account<'a>(history: &'a [TierHistoryEntry], activity: &'a [WorkflowActivity]) -> TenantAccount<'a> {
+        TenantAccount {
+            tenant: "shop",
+            partner: "acme",
+            currency: "EUR",
+            discount_percent: 0,
+            tier_history: history,
+            workflow_activity: activity,
+            deleted_at: None,
+        }
+    }
+
+    fn phase(record: &BillingRecord) -> Option<BillingPhase> {
+        record.status.as_ref().and_then(|s| s.phase)
+    }
+
+    #[test]
+    fn every_month_the_history_reaches_gets_a_record_and_past_ones_close() {
+        let history = history();
+        let now = at("2026-11-21T00:00:00Z");
+        let records = records(&account(&history, &[]), prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap();
+        let names: Vec<_> = records.iter().map(|r| r.metadata.name.clone().unwrap()).collect();
+        assert_eq!(names, vec!["shop-2026-10", "shop-2026-11"]);
+        // October: 16 of 31 days of silver.
+        assert_eq!(records[0].spec.total, 15_484, "30000 × 16/31 = 15483.87");
+        assert_eq!(phase(&records[0]), Some(BillingPhase::Closed));
+        assert_eq!(records[0].status.as_ref().unwrap().closed_at.as_deref(), Some("2026-11-01T01:00:00Z"));
+        // November so far: 10 days of silver, 10 of gold; the estimate runs gold to the 30th.
+        // Billed up to the hour: 21 November 00:00 is on the hour.
+        assert_eq!(records[1].spec.total, 10_000 + 20_000);
+        assert_eq!(phase(&records[1]), Some(BillingPhase::Open));
+        assert_eq!(records[1].status.as_ref().unwrap().estimated_month_total, Some(10_000 + 40_000));
+    }
+
+    #[test]
+    fn a_record_stays_open_through_its_grace_and_closes_identically_whenever_computed() {
+        let history = history();
+        let activity =
+            vec![WorkflowActivity { workflow: "w".into(), since: "2026-10-20T00:00:00Z".into(), until: None }];
+        let in_grace = at("2026-11-01T00:30:00Z");
+        let october = |now| {
+            records(&account(&history, &activity), prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap()[0]
+                .clone()
+        };
+        assert_eq!(phase(&october(in_grace)), Some(BillingPhase::Open));
+        let closed_early = october(at("2026-11-01T01:00:00Z"));
+        let closed_late = october(at("2027-03-01T00:00:00Z"));
+        assert_eq!(phase(&closed_early), Some(BillingPhase::Closed));
+        assert_eq!(
+            serde_json::to_value(&closed_early).unwrap(),
+            serde_json::to_value(&closed_late).unwrap(),
+            "a down operator closes the same record later"
+        );
+    }
+
+    #[test]
+    fn a_closed_record_is_never_computed_again() {
+        let history = history();
+        let now = at("2026-11-21T00:00:00Z");
+        let mut closed =
+            records(&account(&history, &[]), prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap().remove(0);
+        closed.spec.total = 1; // whatever it says, it stays
+        let existing = BTreeMap::from([("shop-2026-10".to_string(), closed)]);
+        let records = records(&account(&history, &[]), prices, &existing, ClosingRules::default(), now).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].spec.period, "2026-11");
+        assert_eq!(oldest_open_period(&account(&history, &[]), &existing, now).unwrap().to_string(), "2026-11");
+    }
+
+    #[test]
+    fn an_open_record_moves_once_per_refresh_interval_not_on_every_reconcile() {
+        let history = history();
+        let activity =
+            vec![WorkflowActivity { workflow: "w".into(), since: "2026-11-01T00:00:00Z".into(), until: None }];
+        let at_time = |now: &str| {
+            records(&account(&history, &activity), prices, &BTreeMap::new(), ClosingRules::default(), at(now))
+                .unwrap()
+                .remove(1)
+        };
+        let early = at_time("2026-11-21T10:00:01Z");
+        let late = at_time("2026-11-21T10:59:59Z");
+        assert_eq!(serde_json::to_value(&early).unwrap(), serde_json::to_value(&late).unwrap());
+        let next_hour = at_time("2026-11-21T11:00:00Z");
+        assert!(next_hour.spec.total > early.spec.total, "an hour more of gold and of the workflow");
+    }
+
+    #[test]
+    fn deleting_the_tenant_closes_its_last_record_at_the_deletion() {
+        let history = history();
+        let mut deleted = account(&history, &[]);
+        deleted.deleted_at = Some(at("2026-11-16T00:00:00Z"));
+        let now = at("2026-11-16T00:00:05Z");
+        let records = records(&deleted, prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap();
+        let last = records.last().unwrap();
+        assert_eq!(phase(last), Some(BillingPhase::Closed));
+        assert_eq!(last.status.as_ref().unwrap().closed_at.as_deref(), Some("2026-11-16T00:00:00Z"));
+        // 10 days silver, 5 days gold.
+        assert_eq!(last.spec.total, 10_000 + 10_000);
+    }
+
+    #[test]
+    fn records_carry_no_owner_and_are_found_by_label() {
+        let history = history();
+        let now = at("2026-11-21T00:00:00Z");
+        let record =
+            records(&account(&history, &[]), prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap().remove(1);
+        assert!(record.metadata.owner_references.is_none());
+        let labels = record.metadata.labels.unwrap();
+        assert_eq!(labels[labels::TENANT], "shop");
+        assert_eq!(labels[labels::PERIOD], "2026-11");
+    }
+}
