@@ -46,6 +46,36 @@ pub struct BillingRecordSpec {
     pub line_items: Vec<LineItem>,
     /// Sum of the line items' amounts, in minor units.
     pub total: i64,
+    /// The monthly recurring revenue the tenant stood at when the billed span ended: what
+    /// partners report MRR, NRR and GRR from, so closed records alone tell the revenue story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurring: Option<RecurringRevenue>,
+}
+
+/// A tenant's monthly recurring revenue at one instant: list prices for a whole month of
+/// what it was on and ran then, after its discount. Zero while suspended and once deleted.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurringRevenue {
+    /// When this was measured (RFC 3339, UTC): the end of the billed span.
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub at: String,
+    /// Tier the tenant was on then; absent once deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub tier: Option<String>,
+    /// Workflows active then.
+    pub active_workflows: i32,
+    /// The tier's monthly base fee, in minor units.
+    pub platform: i64,
+    /// Monthly fees of the active workflows, in minor units.
+    pub managed_operations: i64,
+    /// Monthly fees above the tier (add-ons), in minor units.
+    pub expansion: i64,
+    /// The contract discount on the above, in minor units (zero or negative).
+    pub discount: i64,
+    /// The sum of the above, in minor units.
+    pub total: i64,
 }
 
 /// Where a line item sits in the bill.

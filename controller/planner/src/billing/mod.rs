@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod money;
 pub mod period;
 pub mod records;
+pub mod revenue;
 
 pub use ledger::{bill, estimate, Bill, TierPrices, TierStint, Usage};
 pub use money::{Currency, Exact};

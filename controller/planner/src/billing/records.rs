@@ -5,13 +5,14 @@
 
 use super::history::{self, HistoryProblem};
 use super::ledger::{self, TierPrices, Usage};
+use super::money::Exact;
 use super::period::Period;
 use crate::conditions::Conditions;
 use crate::labels;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
-use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus};
+use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus, RecurringRevenue};
 use tenantry_api::tenant::{TierHistoryEntry, WorkflowActivity};
 use tenantry_api::ConditionStatus;
 
@@ -161,6 +162,7 @@ fn record(
             currency: account.currency.to_string(),
             line_items: bill.lines,
             total: bill.total,
+            recurring: Some(run_rate(account, prices, until, account.deleted_at.is_some_and(|d| d <= until))?),
         },
     );
     record.metadata = ObjectMeta {
@@ -175,6 +177,58 @@ fn record(
     };
     record.status = Some(status);
     Ok(record)
+}
+
+/// The tenant's monthly recurring revenue just before `at`: list prices of the tier it was on
+/// and of the workflows active then, after the discount. Zero while suspended or once deleted.
+pub fn run_rate(
+    account: &TenantAccount<'_>,
+    prices: &impl Fn(&str) -> Option<TierPrices>,
+    at: Timestamp,
+    deleted: bool,
+) -> Result<RecurringRevenue, HistoryProblem> {
+    let zero =
+        |tier: Option<String>| RecurringRevenue { at: crate::format_time(at), tier, ..RecurringRevenue::default() };
+    if deleted {
+        return Ok(zero(None));
+    }
+    let mut in_force = None;
+    for (index, entry) in account.tier_history.iter().enumerate() {
+        let since: Timestamp = entry.since.parse().map_err(|_| HistoryProblem::BadTime {
+            field: "tierHistory",
+            index,
+            key: "since",
+            value: entry.since.clone(),
+        })?;
+        if since < at {
+            in_force = Some((index, entry));
+        }
+    }
+    let Some((index, entry)) = in_force else { return Ok(zero(None)) };
+    if entry.suspended {
+        return Ok(zero(Some(entry.tier.clone())));
+    }
+    let tier_prices =
+        prices(&entry.tier).ok_or_else(|| HistoryProblem::UnknownTier { index, tier: entry.tier.clone() })?;
+    let instant = at - jiff::SignedDuration::from_secs(1);
+    let active = history::workflow_spans(account.workflow_activity, at)?
+        .values()
+        .filter(|spans| spans.iter().any(|span| span.start <= instant && instant < span.end))
+        .count();
+    let platform = tier_prices.monthly_base_fee;
+    let managed_operations = tier_prices.monthly_fee_per_active_workflow.saturating_mul(active as i64);
+    let discount =
+        Exact::whole(platform.saturating_add(managed_operations)).percent(account.discount_percent).negated().round();
+    Ok(RecurringRevenue {
+        at: crate::format_time(at),
+        tier: Some(entry.tier.clone()),
+        active_workflows: i32::try_from(active).unwrap_or(i32::MAX),
+        platform,
+        managed_operations,
+        expansion: 0,
+        discount,
+        total: platform.saturating_add(managed_operations).saturating_add(discount),
+    })
 }
 
 #[cfg(test)]
@@ -245,6 +299,11 @@ mod tests {
         assert_eq!(records[1].spec.total, 10_000 + 20_000);
         assert_eq!(phase(&records[1]), Some(BillingPhase::Open));
         assert_eq!(records[1].status.as_ref().unwrap().estimated_month_total, Some(10_000 + 40_000));
+        // The run-rate: October ended on silver, November so far on gold; no workflows ran.
+        let recurring = |r: &BillingRecord| r.spec.recurring.clone().unwrap();
+        assert_eq!((recurring(&records[0]).tier.unwrap(), recurring(&records[0]).total), ("silver".into(), 30_000));
+        assert_eq!(recurring(&records[0]).at, "2026-11-01T00:00:00Z");
+        assert_eq!((recurring(&records[1]).tier.unwrap(), recurring(&records[1]).total), ("gold".into(), 60_000));
     }
 
     #[test]
@@ -311,6 +370,37 @@ mod tests {
         assert_eq!(last.status.as_ref().unwrap().closed_at.as_deref(), Some("2026-11-16T00:00:00Z"));
         // 10 days silver, 5 days gold.
         assert_eq!(last.spec.total, 10_000 + 10_000);
+        let recurring = last.spec.recurring.clone().unwrap();
+        assert_eq!((recurring.tier, recurring.total), (None, 0), "a deleted tenant has churned");
+    }
+
+    #[test]
+    fn the_run_rate_counts_workflows_active_at_the_end_and_applies_the_discount() {
+        let history = history();
+        let activity = vec![
+            WorkflowActivity { workflow: "a".into(), since: "2026-11-02T00:00:00Z".into(), until: None },
+            WorkflowActivity {
+                workflow: "b".into(),
+                since: "2026-11-02T00:00:00Z".into(),
+                until: Some("2026-11-05T00:00:00Z".into()),
+            },
+        ];
+        let mut account = account(&history, &activity);
+        account.discount_percent = 10;
+        let rate = run_rate(&account, &prices, at("2026-11-21T00:00:00Z"), false).unwrap();
+        assert_eq!(rate.active_workflows, 1);
+        assert_eq!(
+            (rate.platform, rate.managed_operations, rate.discount, rate.total),
+            (60_000, 1_000, -6_100, 54_900)
+        );
+        let before_b_stopped = run_rate(&account, &prices, at("2026-11-05T00:00:00Z"), false).unwrap();
+        assert_eq!(before_b_stopped.active_workflows, 2, "b ran until that instant");
+        let suspended = [
+            history[0].clone(),
+            TierHistoryEntry { suspended: true, since: "2026-11-01T00:00:00Z".into(), ..history[0].clone() },
+        ];
+        let account = TenantAccount { tier_history: &suspended, ..account };
+        assert_eq!(run_rate(&account, &prices, at("2026-11-21T00:00:00Z"), false).unwrap().total, 0);
     }
 
     #[test]

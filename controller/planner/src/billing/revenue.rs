@@ -1,0 +1,302 @@
+//! A partner's recurring revenue month by month, from its tenants' BillingRecords alone: the
+//! run-rate each record carries (`spec.recurring`) and what it billed. Computed the same way
+//! from records planned from a directory and from records read from a cluster.
+//!
+//! Definitions (also in `docs/billing.md`):
+//! - a tenant's **MRR** for a month is the run-rate its record for that month carries: list
+//!   prices of its tier and its active workflows at the end of the billed span, after its
+//!   discount; zero with no record, while suspended and once deleted;
+//! - **movements** compare each tenant's MRR with the month before: **new** (from zero, never
+//!   paid before), **reactivated** (from zero, paid before), **expansion** (up), **contraction**
+//!   (down, not to zero), **churned** (to zero); contraction and churn are negative, and
+//!   `MRR(m) = MRR(m-1) + new + reactivated + expansion + contraction + churned`;
+//! - **NRR** and **GRR** over the trailing 12 months: for the cohort of tenants with MRR twelve
+//!   months earlier, the sum of their MRR now (GRR: each capped at its MRR then) over the sum of
+//!   their MRR then, in basis points (10,000 = 100 %);
+//! - **ARPA**: MRR over the accounts paying (MRR above zero); **attach rate**: the share of
+//!   those accounts with at least one active workflow, in basis points.
+
+use super::money::Exact;
+use super::period::Period;
+use std::collections::{BTreeMap, BTreeSet};
+use tenantry_api::billing::BillingRecord;
+
+/// MRR split by where it comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MrrLayers {
+    /// Base fees of the tiers.
+    pub platform: i64,
+    /// Fees of active workflows.
+    pub managed_operations: i64,
+    /// Fees above the tier.
+    pub expansion: i64,
+    /// Contract discounts (zero or negative).
+    pub discount: i64,
+}
+
+/// How MRR moved from the month before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MrrMovements {
+    /// Tenants paying for the first time.
+    pub new: i64,
+    /// Tenants paying again after a month or more at zero.
+    pub reactivated: i64,
+    /// Increases of paying tenants.
+    pub expansion: i64,
+    /// Decreases of tenants still paying (negative).
+    pub contraction: i64,
+    /// Tenants that stopped paying (negative).
+    pub churned: i64,
+}
+
+/// One month of a partner's revenue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthRevenue {
+    /// The month (`2026-11`).
+    pub period: String,
+    /// Monthly recurring revenue at the end of the month, in minor units.
+    pub mrr: i64,
+    /// MRR by layer.
+    pub layers: MrrLayers,
+    /// MRR by tier.
+    pub by_tier: BTreeMap<String, i64>,
+    /// Annual run-rate: twelve times the MRR.
+    pub arr: i64,
+    /// Movements since the month before.
+    pub movements: MrrMovements,
+    /// Accounts paying at the end of the month.
+    pub accounts: usize,
+    /// Average MRR per paying account, in minor units.
+    pub arpa: i64,
+    /// Share of paying accounts with an active workflow, in basis points.
+    pub attach_rate_bp: i64,
+    /// Net revenue retention over the trailing 12 months, in basis points, when a cohort exists.
+    pub nrr_bp: Option<i64>,
+    /// Gross revenue retention over the trailing 12 months, in basis points, when a cohort exists.
+    pub grr_bp: Option<i64>,
+    /// What the month's records bill (prorated charges, not the run-rate), in minor units.
+    pub billed: i64,
+}
+
+/// One tenant's standing in one month, read from its record.
+#[derive(Debug, Clone, Default)]
+struct Standing {
+    mrr: i64,
+    layers: MrrLayers,
+    tier: Option<String>,
+    active_workflows: i32,
+    billed: i64,
+}
+
+/// The revenue of `partner` for the `months` months ending with `through`, oldest first.
+pub fn revenue(records: &[BillingRecord], partner: &str, through: Period, months: usize) -> Vec<MonthRevenue> {
+    let mut by_month: BTreeMap<Period, BTreeMap<String, Standing>> = BTreeMap::new();
+    for record in records.iter().filter(|r| r.spec.partner_ref == partner) {
+        let Ok(period) = record.spec.period.parse::<Period>() else { continue };
+        let recurring = record.spec.recurring.clone().unwrap_or_default();
+        let standing = Standing {
+            mrr: recurring.total,
+            layers: MrrLayers {
+                platform: recurring.platform,
+                managed_operations: recurring.managed_operations,
+                expansion: recurring.expansion,
+                discount: recurring.discount,
+            },
+            tier: recurring.tier,
+            active_workflows: recurring.active_workflows,
+            billed: record.spec.total,
+        };
+        by_month.entry(period).or_default().insert(record.spec.tenant_ref.clone(), standing);
+    }
+    let empty = BTreeMap::new();
+    let month = |period: Period| by_month.get(&period).unwrap_or(&empty);
+    let mut first = through;
+    for _ in 1..months.max(1) {
+        first = first.previous();
+    }
+    let mut out = Vec::new();
+    let mut period = first;
+    while period <= through {
+        let earlier: Vec<&BTreeMap<String, Standing>> =
+            by_month.range(..period.previous()).map(|(_, tenants)| tenants).collect();
+        out.push(month_revenue(period, month(period), month(period.previous()), &earlier, month(year_before(period))));
+        period = period.next();
+    }
+    out
+}
+
+fn year_before(period: Period) -> Period {
+    (0..12).fold(period, |p, _| p.previous())
+}
+
+fn month_revenue(
+    period: Period,
+    now: &BTreeMap<String, Standing>,
+    before: &BTreeMap<String, Standing>,
+    earlier: &[&BTreeMap<String, Standing>],
+    year_ago: &BTreeMap<String, Standing>,
+) -> MonthRevenue {
+    let paying: Vec<&Standing> = now.values().filter(|s| s.mrr > 0).collect();
+    let mrr: i64 = now.values().map(|s| s.mrr).sum();
+    let mut layers = MrrLayers::default();
+    let mut by_tier: BTreeMap<String, i64> = BTreeMap::new();
+    for standing in now.values() {
+        layers.platform += standing.layers.platform;
+        layers.managed_operations += standing.layers.managed_operations;
+        layers.expansion += standing.layers.expansion;
+        layers.discount += standing.layers.discount;
+        if let (Some(tier), true) = (&standing.tier, standing.mrr != 0) {
+            *by_tier.entry(tier.clone()).or_default() += standing.mrr;
+        }
+    }
+    let attached = paying.iter().filter(|s| s.active_workflows > 0).count();
+    let basis_points = |part: i64, whole: i64| (whole != 0).then(|| Exact::prorated(10_000, part, whole).round());
+    let (nrr_bp, grr_bp) = retention(now, year_ago);
+    MonthRevenue {
+        period: period.to_string(),
+        mrr,
+        layers,
+        by_tier,
+        arr: mrr.saturating_mul(12),
+        movements: movements(now, before, earlier),
+        accounts: paying.len(),
+        arpa: if paying.is_empty() { 0 } else { Exact::prorated(mrr, 1, paying.len() as i64).round() },
+        attach_rate_bp: basis_points(attached as i64, paying.len() as i64).unwrap_or(0),
+        nrr_bp: nrr_bp.and_then(|(part, whole)| basis_points(part, whole)),
+        grr_bp: grr_bp.and_then(|(part, whole)| basis_points(part, whole)),
+        billed: now.values().map(|s| s.billed).sum(),
+    }
+}
+
+fn movements(
+    now: &BTreeMap<String, Standing>,
+    before: &BTreeMap<String, Standing>,
+    earlier: &[&BTreeMap<String, Standing>],
+) -> MrrMovements {
+    let mrr = |month: &BTreeMap<String, Standing>, tenant: &str| month.get(tenant).map_or(0, |s| s.mrr);
+    let tenants: BTreeSet<&String> = now.keys().chain(before.keys()).collect();
+    let mut moved = MrrMovements::default();
+    for tenant in tenants {
+        let (then, current) = (mrr(before, tenant), mrr(now, tenant));
+        match (then > 0, current > 0) {
+            (false, true) if earlier.iter().any(|month| mrr(month, tenant) > 0) => moved.reactivated += current,
+            (false, true) => moved.new += current,
+            (true, false) => moved.churned -= then,
+            (true, true) if current > then => moved.expansion += current - then,
+            (true, true) => moved.contraction += current - then,
+            (false, false) => {}
+        }
+    }
+    moved
+}
+
+/// (NRR numerator, denominator), (GRR numerator, denominator) for the cohort paying a year ago.
+#[allow(clippy::type_complexity)]
+fn retention(
+    now: &BTreeMap<String, Standing>,
+    year_ago: &BTreeMap<String, Standing>,
+) -> (Option<(i64, i64)>, Option<(i64, i64)>) {
+    let cohort: Vec<(&String, i64)> =
+        year_ago.iter().filter(|(_, s)| s.mrr > 0).map(|(tenant, s)| (tenant, s.mrr)).collect();
+    if cohort.is_empty() {
+        return (None, None);
+    }
+    let start: i64 = cohort.iter().map(|(_, mrr)| mrr).sum();
+    let current = |tenant: &String| now.get(tenant).map_or(0, |s| s.mrr.max(0));
+    let net: i64 = cohort.iter().map(|(tenant, _)| current(tenant)).sum();
+    let gross: i64 = cohort.iter().map(|(tenant, then)| current(tenant).min(*then)).sum();
+    (Some((net, start)), Some((gross, start)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenantry_api::billing::{BillingRecordSpec, RecurringRevenue};
+
+    fn record(tenant: &str, period: &str, mrr: i64, workflows: i32) -> BillingRecord {
+        BillingRecord::new(
+            &format!("{tenant}-{period}"),
+            BillingRecordSpec {
+                tenant_ref: tenant.into(),
+                partner_ref: "acme".into(),
+                period: period.into(),
+                currency: "EUR".into(),
+                line_items: vec![],
+                total: mrr,
+                recurring: Some(RecurringRevenue {
+                    at: String::new(),
+                    tier: Some(if mrr > 150 { "gold" } else { "silver" }.into()),
+                    active_workflows: workflows,
+                    platform: mrr,
+                    managed_operations: 0,
+                    expansion: 0,
+                    discount: 0,
+                    total: mrr,
+                }),
+            },
+        )
+    }
+
+    #[test]
+    fn movements_explain_every_change_of_mrr() {
+        let records = vec![
+            record("a", "2026-01", 100, 1),
+            record("b", "2026-01", 200, 0),
+            record("c", "2026-01", 100, 1),
+            // February: a expands, b contracts, c churns (suspended: record at zero), d is new.
+            record("a", "2026-02", 300, 1),
+            record("b", "2026-02", 150, 0),
+            record("c", "2026-02", 0, 0),
+            record("d", "2026-02", 50, 2),
+            // March: c comes back.
+            record("a", "2026-03", 300, 1),
+            record("b", "2026-03", 150, 0),
+            record("c", "2026-03", 100, 1),
+            record("d", "2026-03", 50, 2),
+        ];
+        let months = revenue(&records, "acme", "2026-03".parse().unwrap(), 3);
+        let feb = &months[1];
+        assert_eq!(feb.mrr, 500);
+        assert_eq!(
+            feb.movements,
+            MrrMovements { new: 50, reactivated: 0, expansion: 200, contraction: -50, churned: -100 }
+        );
+        assert_eq!(months[0].mrr + 50 + 200 - 50 - 100, feb.mrr);
+        assert_eq!(months[2].movements.reactivated, 100, "c paid before: reactivated, not new");
+        assert_eq!(feb.accounts, 3);
+        assert_eq!(feb.arpa, 167, "500 / 3 = 166.67");
+        assert_eq!(feb.attach_rate_bp, 6_667, "a and d of a, b, d have workflows");
+        assert_eq!(feb.by_tier, BTreeMap::from([("gold".into(), 300), ("silver".into(), 150 + 50)]));
+        assert_eq!(feb.arr, 6_000);
+        assert_eq!(feb.nrr_bp, None, "no cohort a year before");
+    }
+
+    #[test]
+    fn retention_over_twelve_months_by_hand() {
+        // January 2026 cohort: a 100, b 200, c 100 = 400.
+        // January 2027: a 300 (expanded), b 150 (contracted), c gone, d 500 (new, not in the cohort).
+        let records = vec![
+            record("a", "2026-01", 100, 1),
+            record("b", "2026-01", 200, 0),
+            record("c", "2026-01", 100, 1),
+            record("a", "2027-01", 300, 1),
+            record("b", "2027-01", 150, 0),
+            record("d", "2027-01", 500, 1),
+        ];
+        let january = revenue(&records, "acme", "2027-01".parse().unwrap(), 1).remove(0);
+        // NRR = (300 + 150 + 0) / 400 = 112.5 %; GRR = (min(300,100) + min(150,200) + 0) / 400 = 62.5 %.
+        assert_eq!(january.nrr_bp, Some(11_250));
+        assert_eq!(january.grr_bp, Some(6_250));
+    }
+
+    #[test]
+    fn other_partners_records_do_not_count() {
+        let mut other = record("x", "2026-01", 999, 1);
+        other.spec.partner_ref = "other".into();
+        let months = revenue(&[other, record("a", "2026-01", 100, 0)], "acme", "2026-01".parse().unwrap(), 1);
+        assert_eq!(months[0].mrr, 100);
+    }
+}
