@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
     kind = "BillingRecord",
     plural = "billingrecords",
     shortname = "bill",
+    derive = "PartialEq",
     category = "tenantry",
     status = "BillingRecordStatus",
     doc = "One tenant's bill for one calendar month, written by the operator and frozen once closed.",

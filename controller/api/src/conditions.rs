@@ -8,6 +8,8 @@ pub const READY: &str = "Ready";
 pub const STALLED: &str = "Stalled";
 /// Set to `True` on a workflow whose resources were capped at its tier's maximum.
 pub const RESOURCES_CAPPED: &str = "ResourcesCapped";
+/// Set to `False` on a tenant whose bills cannot be computed (its history names the problem).
+pub const BILLING: &str = "Billing";
 
 /// The reasons of tenantry's conditions.
 pub mod reason {
@@ -40,6 +42,12 @@ pub mod reason {
     pub const TIER_PARTNER_MISMATCH: &str = "TierPartnerMismatch";
     /// Tenant: its tier exists but is not usable.
     pub const TIER_INVALID: &str = "TierInvalid";
+    /// Tenant: its billing history in the status cannot be read or priced.
+    pub const INVALID_HISTORY: &str = "InvalidHistory";
+    /// BillingRecord: the month is running; the record is updated as it goes.
+    pub const OPEN: &str = "Open";
+    /// BillingRecord: the month is billed and final.
+    pub const CLOSED: &str = "Closed";
     /// Tenant or workflow: the API server refused one of its children.
     pub const APPLY_FAILED: &str = "ApplyFailed";
 

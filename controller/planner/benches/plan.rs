@@ -64,6 +64,10 @@ impl Catalog for Indexed {
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         self.workflows_by_namespace.get(namespace).cloned().unwrap_or_default()
     }
+    fn billing_records_of(&self, _tenant: &str) -> Vec<tenantry_api::BillingRecord> {
+        // The generated fleet has no billing history yet.
+        Vec::new()
+    }
 }
 
 fn main() {

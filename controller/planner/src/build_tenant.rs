@@ -19,9 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::conditions::reason;
+use tenantry_api::conditions::{reason, BILLING};
 use tenantry_api::tenant::WorkflowCounts;
-use tenantry_api::{TenantStatus, WorkflowPhase};
+use tenantry_api::{ConditionStatus, TenantStatus, WorkflowPhase};
 
 /// Name of the branding ConfigMap in every tenant namespace.
 pub const BRANDING_CONFIG_MAP: &str = "tenantry-branding";
@@ -38,7 +38,13 @@ const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/1
 
 impl TenantResolution<'_> {
     /// Adds the tenant's children (or freezes them) and its status to the plan.
-    pub fn plan_into(&self, decisions: &BTreeMap<NamespacedName, WorkflowDecision>, now: &str, plan: &mut Plan) {
+    pub fn plan_into(
+        &self,
+        decisions: &BTreeMap<NamespacedName, WorkflowDecision>,
+        billing: &crate::billing::tenant::TenantBilling,
+        now: &str,
+        plan: &mut Plan,
+    ) {
         let tenant = self.tenant;
         let previous = tenant.status.clone().unwrap_or_default();
         let mut conditions = Conditions::new(&previous.conditions, now, tenant.metadata.generation);
@@ -54,6 +60,12 @@ impl TenantResolution<'_> {
             }
         };
         conditions.readiness(&verdict);
+        if let Some(problem) = &billing.problem {
+            conditions.set(BILLING, ConditionStatus::False, reason::INVALID_HISTORY, problem.to_string());
+        }
+        for record in &billing.records {
+            plan.billing_records.insert(record.name_any(), record.clone());
+        }
 
         let first_value_time =
             previous.first_value_time.clone().or_else(|| (counts.running > 0).then(|| now.to_string()));
@@ -66,8 +78,8 @@ impl TenantResolution<'_> {
                     Ok(resolved) => Some(resolved.tier.name_any()),
                     Err(_) => previous.tier.clone(),
                 },
-                tier_history: self.tier_history(now),
-                workflow_activity: previous.workflow_activity.clone(),
+                tier_history: billing.tier_history.clone(),
+                workflow_activity: billing.workflow_activity.clone(),
                 workflows: Some(counts),
                 first_value_time,
                 conditions: conditions.finish(),

@@ -43,7 +43,7 @@ pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
-pub use world::{NamespacedName, Plan, TenantPlan, WorkloadState, World};
+pub use world::{ClosingRules, NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
 use jiff::Timestamp;
 
@@ -67,8 +67,8 @@ enum Scope {
     FleetStatuses,
 }
 
-fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
-    let now = format_time(now);
+fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
+    let now = format_time(instant);
     let index = model::Index::new(world);
     let mut plan = Plan::default();
 
@@ -83,7 +83,8 @@ fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
     if scope == Scope::Everything {
         for tenant in tenants.values() {
-            tenant.plan_into(&workflow_decisions, &now, &mut plan);
+            let billing = billing::tenant::plan(tenant, &workflow_decisions, &index, world.billing, instant);
+            tenant.plan_into(&workflow_decisions, &billing, &now, &mut plan);
         }
     }
     for (key, decision) in &workflow_decisions {

@@ -10,8 +10,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::tenant::TierHistoryEntry;
-use tenantry_api::{Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
+use tenantry_api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
 
 /// The declared objects by name.
 pub struct Index<'a> {
@@ -23,6 +22,8 @@ pub struct Index<'a> {
     pub tenants: BTreeMap<String, &'a Tenant>,
     /// Workflows by namespace and name.
     pub workflows: BTreeMap<(String, String), &'a Workflow>,
+    /// BillingRecords written earlier, by name: observed history.
+    pub billing_records: BTreeMap<String, &'a BillingRecord>,
 }
 
 impl<'a> Index<'a> {
@@ -33,6 +34,7 @@ impl<'a> Index<'a> {
             tiers: world.tiers.iter().map(|o| (o.name_any(), o)).collect(),
             tenants: world.tenants.iter().map(|o| (o.name_any(), o)).collect(),
             workflows: world.workflows.iter().map(|o| ((o.namespace().unwrap_or_default(), o.name_any()), o)).collect(),
+            billing_records: world.billing_records.iter().map(|o| (o.name_any(), o)).collect(),
         }
     }
 }
@@ -98,27 +100,6 @@ pub struct TenantResolution<'a> {
     pub owns_namespace: bool,
     /// Resolved references, or why they do not resolve.
     pub state: Result<Resolved<'a>, Verdict>,
-}
-
-impl TenantResolution<'_> {
-    /// The tier history with the current tier appended when it changed: observed history
-    /// plus this observation. Only a resolved tier enters the history, so a typo never
-    /// shows up in a bill.
-    pub fn tier_history(&self, now: &str) -> Vec<TierHistoryEntry> {
-        let mut history = self.tenant.status.as_ref().map(|s| s.tier_history.clone()).unwrap_or_default();
-        if let Ok(resolved) = &self.state {
-            let current = resolved.tier.name_any();
-            if history.last().map(|entry| entry.tier != current).unwrap_or(true) {
-                history.push(TierHistoryEntry {
-                    tier: current,
-                    level: Some(resolved.tier.spec.level),
-                    since: now.to_string(),
-                    suspended: false,
-                });
-            }
-        }
-        history
-    }
 }
 
 /// The CPU and memory a workflow's container gets, after defaults and caps.

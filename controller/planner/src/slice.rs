@@ -6,7 +6,7 @@
 
 use crate::world::{WorkloadState, World};
 use kube_core::ResourceExt;
-use tenantry_api::{Partner, ServiceTier, Tenant, Workflow};
+use tenantry_api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow};
 
 /// Where the declared objects come from: the offline world scans its lists, the live
 /// controller looks them up in its indexed caches.
@@ -21,6 +21,8 @@ pub trait Catalog {
     fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant>;
     /// Every workflow in `namespace`.
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow>;
+    /// The BillingRecords of `tenant` (by `spec.tenantRef`): observed billing history.
+    fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord>;
     /// What the cluster shows of a workflow's workload; nothing where none is observed.
     fn workload(&self, _namespace: &str, _name: &str) -> Option<WorkloadState> {
         None
@@ -38,6 +40,8 @@ pub fn tenant_slice(catalog: &impl Catalog, tenant: &str) -> Option<World> {
     // The workflows in the namespace are decided by whichever tenant owns it, so the slice
     // holds the partner and tier of every tenant that claims it.
     let mut tier_names: Vec<String> = world.tenants.iter().map(|t| t.spec.tier_ref.clone()).collect();
+    // Bills price the tiers the tenant was on too.
+    tier_names.extend(subject.status.iter().flat_map(|s| s.tier_history.iter().map(|entry| entry.tier.clone())));
     tier_names.sort();
     tier_names.dedup();
     world.tiers = tier_names.iter().filter_map(|name| catalog.tier(name)).collect();
@@ -47,6 +51,7 @@ pub fn tenant_slice(catalog: &impl Catalog, tenant: &str) -> Option<World> {
     partner_names.dedup();
     world.partners = partner_names.iter().filter_map(|name| catalog.partner(name)).collect();
     world.workflows = catalog.workflows_in_namespace(&namespace);
+    world.billing_records = catalog.billing_records_of(tenant);
     world.workloads = world
         .workflows
         .iter()
@@ -70,6 +75,9 @@ impl Catalog for World {
     }
     fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant> {
         self.tenants.iter().filter(|t| t.spec.namespace_for(&t.name_any()) == namespace).cloned().collect()
+    }
+    fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord> {
+        self.billing_records.iter().filter(|r| r.spec.tenant_ref == tenant).cloned().collect()
     }
     fn workload(&self, namespace: &str, name: &str) -> Option<WorkloadState> {
         self.workloads.get(&(namespace.to_string(), name.to_string())).cloned()

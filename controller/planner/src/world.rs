@@ -2,11 +2,12 @@
 //! one tenant).
 
 use crate::child::{Child, OwnerKey};
+use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use tenantry_api::workflow::RunCounts;
 use tenantry_api::{
-    Approval, ApprovalStatus, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus, ServiceTier,
-    ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
+    Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
+    ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
 };
 
 /// Everything the planner reads: the declared objects, with whatever status they carry.
@@ -31,6 +32,10 @@ pub struct World {
     /// state, an input like the statuses. Offline it is empty, so a workflow that would run
     /// is planned as `Deploying`: the plan cannot know that it runs.
     pub workloads: BTreeMap<NamespacedName, WorkloadState>,
+    /// BillingRecords written earlier: observed history. A record observed Closed is final.
+    pub billing_records: Vec<BillingRecord>,
+    /// When open records move and close.
+    pub billing: ClosingRules,
 }
 
 /// What the cluster shows of one workflow's workload.
@@ -72,6 +77,8 @@ pub struct Plan {
     pub approvals: BTreeMap<NamespacedName, ApprovalStatus>,
     /// The tenant each tenant namespace belongs to (the oldest that claims it).
     pub namespace_owners: BTreeMap<String, String>,
+    /// BillingRecords to write, by name: open ones and those closing now.
+    pub billing_records: BTreeMap<String, BillingRecord>,
 }
 
 impl Plan {
@@ -95,6 +102,12 @@ impl Plan {
                 .filter(|((ns, _), _)| owns_namespace && ns == &namespace)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            billing_records: self
+                .billing_records
+                .values()
+                .filter(|record| record.spec.tenant_ref == tenant)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -115,4 +128,32 @@ pub struct TenantPlan {
     pub status: Option<TenantStatus>,
     /// Statuses of the workflows in its namespace.
     pub workflows: BTreeMap<NamespacedName, WorkflowStatus>,
+    /// The tenant's BillingRecords to write.
+    pub billing_records: Vec<BillingRecord>,
+}
+
+/// How often open records move and when they close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosingRules {
+    /// How long after the end of its month a record stays open, for late observations.
+    pub grace: SignedDuration,
+    /// An open record is billed up to the last multiple of this interval (since the Unix
+    /// epoch), so a steady fleet writes each open record once per interval, not on every
+    /// reconcile.
+    pub refresh: SignedDuration,
+}
+
+impl Default for ClosingRules {
+    fn default() -> Self {
+        ClosingRules { grace: SignedDuration::from_hours(1), refresh: SignedDuration::from_hours(1) }
+    }
+}
+
+impl ClosingRules {
+    /// The instant an open record is billed up to at `now`.
+    pub fn billed_until(&self, now: Timestamp) -> Timestamp {
+        let step = self.refresh.as_secs().max(1);
+        let seconds = now.as_second();
+        Timestamp::from_second(seconds - seconds.rem_euclid(step)).unwrap_or(now)
+    }
 }

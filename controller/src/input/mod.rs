@@ -260,8 +260,8 @@ impl Loader {
             "Workflow" => typed::<Workflow>(&value).map(|o| world.workflows.push(o)),
             "GovernancePolicy" => typed::<GovernancePolicy>(&value).map(|o| world.policies.push(o)),
             "Approval" => typed::<Approval>(&value).map(|o| world.approvals.push(o)),
-            // Checked like every kind, then left out: the planner does not read bills (yet).
-            "BillingRecord" => typed::<BillingRecord>(&value).map(|_| ()),
+            // Bills written earlier: a closed one is final, and the plan leaves its month alone.
+            "BillingRecord" => typed::<BillingRecord>(&value).map(|o| world.billing_records.push(o)),
             other => Err((String::from("kind"), format!("'{other}' is not a tenantry kind"))),
         };
         if let Err((field, message)) = added {

@@ -3,11 +3,12 @@
 //! concerns.
 
 use super::apply::{api_resource, namespaced, Observed};
+use super::billing::{self, RecordIndex};
 use super::error::{is_transient, is_transient_status};
 use super::http::ProbeState;
 use super::index::{ChildRef, FleetIndex};
 use super::metrics::{Metrics, WatchLabels};
-use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
+use crate::api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt};
@@ -42,6 +43,10 @@ pub struct Caches {
     pub index: Arc<RwLock<FleetIndex>>,
     /// Tenantry objects that are stored but do not decode as their type.
     pub undecodable: Undecodables,
+    /// BillingRecords the operator wrote.
+    pub billing_records: Store<BillingRecord>,
+    /// Which records each tenant has.
+    pub record_index: RecordIndex,
 }
 
 /// Tenantry objects that are stored but do not decode (say, written under an older schema),
@@ -74,7 +79,7 @@ pub struct Triggers {
 }
 
 impl Triggers {
-    fn tenant(&self, name: &str) {
+    pub(crate) fn tenant(&self, name: &str) {
         self.queue_depth.inc();
         if self.tenants.unbounded_send(ObjectRef::new_with(name, ())).is_err() {
             self.queue_depth.dec();
@@ -153,6 +158,7 @@ impl Caches {
         self.workflows.wait_until_ready().await?;
         self.policies.wait_until_ready().await?;
         self.approvals.wait_until_ready().await?;
+        self.billing_records.wait_until_ready().await?;
         for store in self.children.values() {
             store.wait_until_ready().await?;
         }
@@ -189,6 +195,9 @@ impl Catalog for Caches {
         };
         let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
         super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())
+    }
+    fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord> {
+        billing::records_of(self, tenant)
     }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         let names = self.index().workflows_in_namespace(namespace);
@@ -250,6 +259,12 @@ impl Caches {
                 .collect(),
             index: Arc::new(RwLock::new(index)),
             undecodable: Undecodables::default(),
+            billing_records: fill(&world.billing_records),
+            record_index: {
+                let index = RecordIndex::default();
+                world.billing_records.iter().for_each(|r| index.insert(r));
+                index
+            },
         }
     }
 }
@@ -533,6 +548,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     let (workflows, workflow_writer) = reflector::store();
     let (policies, policy_writer) = reflector::store();
     let (approvals, approval_writer) = reflector::store();
+    let (billing_records, record_writer) = reflector::store();
     let mut children = BTreeMap::new();
     let mut child_writers = Vec::new();
     for kind in WATCHED_CHILDREN {
@@ -541,7 +557,20 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
         child_writers.push((kind, writer));
     }
     let undecodable = Undecodables::default();
-    let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index, undecodable };
+    let record_index = RecordIndex::default();
+    let caches = Caches {
+        partners,
+        tiers,
+        tenants,
+        workflows,
+        policies,
+        approvals,
+        children,
+        index,
+        undecodable,
+        billing_records,
+        record_index,
+    };
     let feeds = Feeds { client, caches: caches.clone(), triggers, health };
     let ignore = |_: &Caches, _: &Triggers, _: &DynamicObject| {};
     feeds.tenantry_kind(watches, partner_writer, on_partner, ignore);
@@ -550,6 +579,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     feeds.tenantry_kind(watches, workflow_writer, on_workflow, on_undecodable_workflow);
     feeds.tenantry_kind(watches, policy_writer, on_policy, ignore);
     feeds.tenantry_kind(watches, approval_writer, |_, triggers, _| triggers.fleet.notify_one(), ignore);
+    feeds.tenantry_kind(watches, record_writer, billing::on_record, ignore);
     for (kind, writer) in child_writers {
         feeds.child_kind(watches, kind, writer);
     }

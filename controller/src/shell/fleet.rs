@@ -99,6 +99,8 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
         workloads: Default::default(),
+        // Bills are the tenant controller's: the fleet pass writes none.
+        ..Default::default()
     };
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {

@@ -3,6 +3,7 @@
 //! and Events. Leader election, metrics and health endpoints and graceful shutdown around it.
 
 pub mod apply;
+pub mod billing;
 pub mod cache;
 pub mod error;
 pub mod fleet;

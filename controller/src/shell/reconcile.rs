@@ -3,6 +3,7 @@
 //! record Events. Deleting a tenant removes its workloads, then its namespace.
 
 use super::apply::{self, ServerFeatures, Step, FIELD_MANAGER};
+use super::billing;
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::Metrics;
@@ -55,6 +56,10 @@ pub struct Context {
     pub features: ServerFeatures,
     /// The namespace the operator runs in, which no tenant may claim.
     pub operator_namespace: String,
+    /// When open BillingRecords move and close.
+    pub billing: planner::ClosingRules,
+    /// The clock the planner is given: the system's, or a fixed one in tests.
+    pub clock: fn() -> jiff::Timestamp,
     /// Consecutive failures per tenant, for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -77,8 +82,22 @@ impl Context {
             partners,
             features: ServerFeatures::default(),
             operator_namespace: operator_namespace(),
+            billing: planner::ClosingRules::default(),
+            clock: jiff::Timestamp::now,
             failures: Mutex::default(),
         }
+    }
+
+    /// The same context, reading the time from `clock`.
+    pub fn with_clock(mut self, clock: fn() -> jiff::Timestamp) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same context, closing and refreshing BillingRecords by `rules`.
+    pub fn with_billing_rules(mut self, rules: planner::ClosingRules) -> Self {
+        self.billing = rules;
+        self
     }
 
     /// The same context, for an operator running in `namespace`.
@@ -247,10 +266,11 @@ pub fn error_policy(tenant: Arc<PartialObjectMeta<Tenant>>, error: &Error, ctx: 
 /// children, then the statuses.
 pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
-    let Some(world) = planner::tenant_slice(&ctx.caches, &name) else {
+    let Some(mut world) = planner::tenant_slice(&ctx.caches, &name) else {
         return Ok(Action::await_change());
     };
-    let now = jiff::Timestamp::now();
+    world.billing = ctx.billing;
+    let now = (ctx.clock)();
     let whole = planner::plan(&world, now);
     let namespace = whole.tenants.get(&name).and_then(|s| s.namespace.clone()).unwrap_or_default();
     let owns_namespace = whole.namespace_owners.get(&namespace) == Some(&name);
@@ -270,6 +290,8 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     for (owner, setback) in write_children(&name, tenant, &plan, &owners, ctx).await {
         setbacks.entry(owner).and_modify(|s: &mut Setback| s.add(&setback)).or_insert(setback);
     }
+    // Bills before the status: the status drops history only of months observed Closed.
+    write_bills(tenant, &plan.billing_records, ctx).await?;
     write_statuses(tenant, &plan, &setbacks, now, ctx).await?;
     for (workflow, object) in &undecodable {
         report_undecodable::<Workflow>(ctx, Some(&namespace), workflow, object).await;
@@ -280,6 +302,16 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         Some(true) => RETRY_AFTER_REFUSAL,
     };
     Ok(Action::requeue(wait))
+}
+
+/// Writes the tenant's planned BillingRecords and says which closed.
+async fn write_bills(tenant: &Tenant, records: &[crate::api::BillingRecord], ctx: &Context) -> Result<(), Error> {
+    let written = billing::write_records(&ctx.client, &ctx.caches, &ctx.metrics, records).await?;
+    for name in &written.closed {
+        tracing::info!(tenant = %tenant.name_any(), record = %name, "billing record closed");
+        ctx.event(tenant, EventType::Normal, "BillingRecordClosed", format!("closed BillingRecord {name}")).await;
+    }
+    Ok(())
 }
 
 /// Why an owner is not what its plan says, found while acting on it.
@@ -565,7 +597,7 @@ pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
     object: &Undecodable,
 ) {
     let kind = K::kind(&()).to_string();
-    let now = planner::format_time(jiff::Timestamp::now());
+    let now = planner::format_time((ctx.clock)());
     let message = format!(
         "the stored {kind} does not decode: {}; its children are left exactly as they are until it is fixed",
         object.error
@@ -692,6 +724,12 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
 /// namespace is gone or known not to be ours.
 async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Cleanup, Error> {
     let name = tenant.name_any();
+    // The final bill closes at the deletion, before anything of the tenant goes.
+    if let Some(mut world) = planner::tenant_slice(&ctx.caches, &name) {
+        world.billing = ctx.billing;
+        let plan = planner::plan(&world, (ctx.clock)()).for_tenant(&name);
+        write_bills(tenant, &plan.billing_records, ctx).await?;
+    }
     let namespace =
         tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(&name));
     let workflows = planner::Catalog::workflows_in_namespace(&ctx.caches, &namespace);

@@ -130,6 +130,12 @@ fn stored(plan: &planner::Plan) -> Vec<(ChildKind, DynamicObject)> {
         .collect()
 }
 
+/// When the settled fleet was reconciled, and when the tests reconcile it again: within the
+/// same hour, so its open BillingRecord has nothing new to say.
+fn settled_at() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_793_491_200).expect("2026-11-01T00:00:00Z")
+}
+
 /// A fleet already reconciled once: its children exist and its statuses are written.
 fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     let mut world = fixtures::fleet();
@@ -138,7 +144,7 @@ fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
     world.tenants[0].metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     world.tenants[0].metadata.generation = Some(1);
     world.workflows[0].metadata.generation = Some(1);
-    let earlier: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().expect("instant");
+    let earlier = settled_at();
     let observed = stored(&planner::plan(&world, earlier));
     // The workloads run: the statuses written then say so.
     let caches = Caches::from_snapshot(&world, observed);
@@ -152,6 +158,7 @@ fn settled_fleet() -> (World, Vec<(ChildKind, DynamicObject)>) {
         .collect();
     let earlier = planner::plan(&world, earlier);
     world.tenants[0].status = earlier.tenants.get("shop").cloned();
+    world.billing_records = earlier.billing_records.values().cloned().collect();
     for workflow in &mut world.workflows {
         let key = (
             workflow.metadata.namespace.clone().unwrap_or_default(),
@@ -170,7 +177,7 @@ async fn reconcile_with(world: &World, caches: Caches, server: Server) -> Vec<Se
     let (client, server) = mock_api(server);
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
-    let ctx = Context::new(client, caches, metrics, BTreeSet::new(), None);
+    let ctx = Context::new(client, caches, metrics, BTreeSet::new(), None).with_clock(settled_at);
     let tenant: Tenant = world.tenants[0].clone();
     converge(&tenant, &ctx).await.expect("reconcile succeeds");
     drop(ctx);
@@ -405,4 +412,39 @@ async fn a_broken_tier_reference_writes_only_the_status() {
     let conditions = tenant_status.body["status"]["conditions"].as_array().cloned().unwrap_or_default();
     assert!(conditions.iter().any(|c| c["type"] == "Ready" && c["reason"] == "UnknownTier"));
     assert!(conditions.iter().any(|c| c["type"] == "Stalled" && c["status"] == "True"));
+}
+
+#[tokio::test]
+async fn a_month_without_a_bill_gets_one_spec_first_then_status() {
+    let (mut world, observed) = settled_fleet();
+    world.billing_records.clear();
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    let bills: Vec<&Seen> = seen.iter().filter(|s| s.path.contains("/billingrecords/")).collect();
+    let paths: Vec<(&str, &str)> = bills.iter().map(|s| (s.method.as_str(), s.path.as_str())).collect();
+    assert_eq!(
+        paths,
+        vec![
+            ("PATCH", "/apis/tenantry.dev/v1alpha1/billingrecords/shop-2026-11"),
+            ("PATCH", "/apis/tenantry.dev/v1alpha1/billingrecords/shop-2026-11/status"),
+        ],
+        "the spec is written before the status that could close it"
+    );
+    assert_eq!(bills[0].body["spec"]["tenantRef"], json!("shop"));
+    assert!(bills[0].body["metadata"].get("ownerReferences").is_none(), "bills outlive their tenant");
+    assert_eq!(bills[1].body["status"]["phase"], json!("Open"));
+}
+
+#[tokio::test]
+async fn a_closed_bill_is_never_written_again() {
+    let (mut world, observed) = settled_fleet();
+    for record in &mut world.billing_records {
+        record.spec.total += 1; // whatever it says, it is final
+        if let Some(status) = record.status.as_mut() {
+            status.phase = Some(crate::api::billing::BillingPhase::Closed);
+        }
+    }
+    assert!(!world.billing_records.is_empty());
+    let seen = reconcile_shop(&world, observed, Server::default()).await;
+    let bills: Vec<&Seen> = seen.iter().filter(|s| s.path.contains("billingrecords")).collect();
+    assert!(bills.is_empty(), "{bills:#?}");
 }

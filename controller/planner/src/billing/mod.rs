@@ -10,7 +10,9 @@ pub mod money;
 pub mod period;
 pub mod records;
 pub mod revenue;
+pub mod tenant;
 
 pub use ledger::{bill, estimate, Bill, TierPrices, TierStint, Usage};
 pub use money::{Currency, Exact};
 pub use period::{BadPeriod, Period, Span};
+pub use records::ClosingRules;

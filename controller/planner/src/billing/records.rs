@@ -9,10 +9,12 @@ use super::money::Exact;
 use super::period::Period;
 use crate::conditions::Conditions;
 use crate::labels;
-use jiff::{SignedDuration, Timestamp};
+pub use crate::world::ClosingRules;
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus, RecurringRevenue};
+use tenantry_api::conditions::reason;
 use tenantry_api::tenant::{TierHistoryEntry, WorkflowActivity};
 use tenantry_api::ConditionStatus;
 
@@ -33,32 +35,6 @@ pub struct TenantAccount<'a> {
     pub workflow_activity: &'a [WorkflowActivity],
     /// When the tenant was deleted, if it is being deleted: its last record closes then.
     pub deleted_at: Option<Timestamp>,
-}
-
-/// How often open records move and when they close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClosingRules {
-    /// How long after the end of its month a record stays open, for late observations.
-    pub grace: SignedDuration,
-    /// An open record is billed up to the last multiple of this interval (since the Unix
-    /// epoch), so a steady fleet writes each open record once per interval, not on every
-    /// reconcile.
-    pub refresh: SignedDuration,
-}
-
-impl Default for ClosingRules {
-    fn default() -> Self {
-        ClosingRules { grace: SignedDuration::from_hours(1), refresh: SignedDuration::from_hours(1) }
-    }
-}
-
-impl ClosingRules {
-    /// The instant an open record is billed up to at `now`.
-    pub fn billed_until(&self, now: Timestamp) -> Timestamp {
-        let step = self.refresh.as_secs().max(1);
-        let seconds = now.as_second();
-        Timestamp::from_second(seconds - seconds.rem_euclid(step)).unwrap_or(now)
-    }
 }
 
 /// The name of a tenant's record for a period: `<tenant>-<yyyy>-<mm>`.
@@ -142,9 +118,9 @@ fn record(
     };
     let mut conditions = Conditions::new(previous, &stamp, None);
     conditions.set(
-        "Ready",
+        tenantry_api::conditions::READY,
         ConditionStatus::True,
-        if closed { "Closed" } else { "Open" },
+        if closed { reason::CLOSED } else { reason::OPEN },
         if closed { "the month is billed and final".to_string() } else { format!("billed up to {stamp}") },
     );
     let status = BillingRecordStatus {
