@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Display", type_ = "string", json_path = ".spec.displayName"),
     printcolumn(name = "Currency", type_ = "string", json_path = ".spec.currency"),
     printcolumn(name = "Tenants", type_ = "integer", json_path = ".status.tenants"),
+    printcolumn(name = "MRR", type_ = "integer", json_path = ".status.revenue.mrr"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -115,8 +116,64 @@ pub struct PartnerStatus {
     /// Number of service tiers this partner owns.
     #[serde(default)]
     pub tiers: i32,
+    /// Recurring revenue this month, from the tenants' BillingRecords (see docs/billing.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revenue: Option<PartnerRevenue>,
     /// Ready, Reconciling and Stalled, as kstatus reads them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// A partner's recurring revenue for one month, in integer minor units of its currency.
+/// Rates are in basis points (10,000 = 100 %).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerRevenue {
+    /// The month (`2026-11`), UTC.
+    #[schemars(length(max = 7))]
+    pub period: String,
+    /// ISO 4217 currency of every amount.
+    #[schemars(length(max = 3))]
+    pub currency: String,
+    /// Monthly recurring revenue: the sum of the tenants' run-rates.
+    pub mrr: i64,
+    /// Annual run-rate: twelve times the MRR.
+    pub arr: i64,
+    /// MRR from the tiers' base fees.
+    pub platform_mrr: i64,
+    /// MRR from active workflows' fees.
+    pub managed_operations_mrr: i64,
+    /// MRR from fees above the tiers.
+    pub expansion_mrr: i64,
+    /// MRR of tenants paying for the first time this month.
+    pub new_mrr: i64,
+    /// MRR of tenants paying again after a month or more at zero.
+    pub reactivated_mrr: i64,
+    /// Increases of paying tenants' MRR since last month.
+    pub expansion_movement: i64,
+    /// Decreases of paying tenants' MRR since last month (zero or negative).
+    pub contraction_movement: i64,
+    /// MRR lost to tenants that stopped paying this month (zero or negative).
+    pub churned_mrr: i64,
+    /// Tenants paying (MRR above zero).
+    pub paying_tenants: i32,
+    /// Average MRR per paying tenant.
+    pub arpa: i64,
+    /// Share of paying tenants with an active workflow, in basis points.
+    pub attach_rate_basis_points: i64,
+    /// Net revenue retention over the trailing 12 months, in basis points, when a cohort exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nrr_basis_points: Option<i64>,
+    /// Gross revenue retention over the trailing 12 months, in basis points, when a cohort exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grr_basis_points: Option<i64>,
+    /// What this month's records bill so far.
+    pub billed: i64,
+    /// Median seconds from a tenant's creation to its first ready workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_value_median_seconds: Option<i64>,
+    /// 90th percentile of the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_value_p90_seconds: Option<i64>,
 }

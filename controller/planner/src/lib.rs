@@ -14,8 +14,8 @@
 //
 //   lib.rs (plan, fleet_statuses)   runs the layers below in order
 //   build_tenant, build_workflow,   turn decisions into children and statuses
-//     build_fleet, governance,
-//     billing                       and history into bills and revenue
+//     build_fleet, governance
+//   billing                         history and decisions into bills and revenue
 //   resolve, workflows              decide: references, tiers, each workflow's phase
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
@@ -90,7 +90,7 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     for (key, decision) in &workflow_decisions {
         decision.plan_into(world.workloads.get(key), &now, &mut plan);
     }
-    build_fleet::partners(&index, &now, &mut plan);
+    build_fleet::partners(&index, instant, &now, &mut plan);
     governance::plan_into(world, &index, &now, &mut plan);
 
     plan.children.sort_by(Child::apply_order);

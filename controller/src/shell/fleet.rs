@@ -5,7 +5,7 @@
 use super::cache::Caches;
 use super::error::Error;
 use super::http::Heartbeat;
-use super::metrics::{FleetLabels, KindLabels, Metrics};
+use super::metrics::{FleetLabels, KindLabels, Metrics, RateLabels, RevenueLabels};
 use super::reconcile::{sync_status, Context};
 use crate::api::{Workflow, WorkflowPhase};
 use crate::planner::{self, World};
@@ -99,7 +99,8 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         policies: snapshot(&caches.policies),
         approvals: snapshot(&caches.approvals),
         workloads: Default::default(),
-        // Bills are the tenant controller's: the fleet pass writes none.
+        // Read for partners' revenue; the tenant controller writes them.
+        billing_records: snapshot(&caches.billing_records),
         ..Default::default()
     };
     let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
@@ -145,6 +146,7 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         }
     }
     record_gauges(caches, &ctx.metrics);
+    record_revenue(&plan, &ctx.metrics);
     failures
 }
 
@@ -179,5 +181,46 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
     }
     for (kind, count) in caches.index().child_counts() {
         metrics.managed_objects.get_or_create(&KindLabels { kind: kind.name().into() }).set(count as i64);
+    }
+}
+
+/// Partners' revenue gauges from the statuses just planned.
+fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
+    metrics.revenue.clear();
+    metrics.rates.clear();
+    metrics.paying_tenants.clear();
+    for (partner, status) in &plan.partners {
+        let Some(revenue) = &status.revenue else { continue };
+        let measures = [
+            ("mrr", revenue.mrr),
+            ("arr", revenue.arr),
+            ("platform_mrr", revenue.platform_mrr),
+            ("managed_operations_mrr", revenue.managed_operations_mrr),
+            ("expansion_mrr", revenue.expansion_mrr),
+            ("new_mrr", revenue.new_mrr),
+            ("reactivated_mrr", revenue.reactivated_mrr),
+            ("expansion_movement", revenue.expansion_movement),
+            ("contraction_movement", revenue.contraction_movement),
+            ("churned_mrr", revenue.churned_mrr),
+            ("arpa", revenue.arpa),
+            ("billed", revenue.billed),
+        ];
+        for (measure, value) in measures {
+            let labels =
+                RevenueLabels { partner: partner.clone(), currency: revenue.currency.clone(), measure: measure.into() };
+            metrics.revenue.get_or_create(&labels).set(value);
+        }
+        let rates = [
+            ("nrr", revenue.nrr_basis_points),
+            ("grr", revenue.grr_basis_points),
+            ("attach_rate", Some(revenue.attach_rate_basis_points)),
+        ];
+        for (rate, value) in rates {
+            if let Some(value) = value {
+                metrics.rates.get_or_create(&RateLabels { partner: partner.clone(), rate: rate.into() }).set(value);
+            }
+        }
+        let labels = FleetLabels { partner: partner.clone(), state: "paying".into() };
+        metrics.paying_tenants.get_or_create(&labels).set(i64::from(revenue.paying_tenants));
     }
 }

@@ -57,6 +57,28 @@ pub struct FleetLabels {
     pub state: String,
 }
 
+/// Labels of a partner's revenue gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RevenueLabels {
+    /// The partner.
+    pub partner: String,
+    /// Its ISO 4217 currency (amounts are in its minor units).
+    pub currency: String,
+    /// What is measured: `mrr`, `arr`, `platform_mrr`, `managed_operations_mrr`,
+    /// `expansion_mrr`, `new_mrr`, `reactivated_mrr`, `expansion_movement`,
+    /// `contraction_movement`, `churned_mrr`, `arpa`, `billed`.
+    pub measure: String,
+}
+
+/// Labels of a partner's rate gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLabels {
+    /// The partner.
+    pub partner: String,
+    /// `nrr`, `grr` or `attach_rate`.
+    pub rate: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     /// Reconciles by controller and result.
@@ -89,6 +111,12 @@ pub struct Metrics {
     pub watch_errors: Family<WatchLabels, Counter>,
     /// Status patches that failed, by kind.
     pub status_patch_errors: Family<KindLabels, Counter>,
+    /// Partners' recurring revenue this month, in minor units of their currency.
+    pub revenue: Family<RevenueLabels, Gauge>,
+    /// Partners' retention and attach rates, in basis points (10,000 = 100 %).
+    pub rates: Family<RateLabels, Gauge>,
+    /// Partners' paying tenants.
+    pub paying_tenants: Family<FleetLabels, Gauge>,
 }
 
 impl Metrics {
@@ -112,6 +140,9 @@ impl Metrics {
             lease_renew_failures: Counter::default(),
             watch_errors: Family::default(),
             status_patch_errors: Family::default(),
+            revenue: Family::default(),
+            rates: Family::default(),
+            paying_tenants: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
         prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
@@ -149,6 +180,21 @@ impl Metrics {
             metrics.watch_errors.clone(),
         );
         prefixed.register("status_patch_errors", "Status patches that failed", metrics.status_patch_errors.clone());
+        prefixed.register(
+            "partner_revenue",
+            "Partners' recurring revenue this month by measure, in minor units of their currency",
+            metrics.revenue.clone(),
+        );
+        prefixed.register(
+            "partner_rate_basis_points",
+            "Partners' NRR, GRR and automation attach rate, in basis points (10000 = 100 %)",
+            metrics.rates.clone(),
+        );
+        prefixed.register(
+            "partner_paying_tenants",
+            "Partners' tenants with MRR above zero",
+            metrics.paying_tenants.clone(),
+        );
         metrics
     }
 

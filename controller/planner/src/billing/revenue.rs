@@ -20,6 +20,7 @@ use super::money::Exact;
 use super::period::Period;
 use std::collections::{BTreeMap, BTreeSet};
 use tenantry_api::billing::BillingRecord;
+use tenantry_api::partner::PartnerRevenue;
 
 /// MRR split by where it comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -211,6 +212,55 @@ fn retention(
     (Some((net, start)), Some((gross, start)))
 }
 
+/// The partner-status summary of `partner`'s revenue in the month of `now`: the last row of
+/// [`revenue`] over the trailing year, and time to value from its tenants.
+pub fn partner_revenue(
+    records: &[BillingRecord],
+    partner: &str,
+    currency: &str,
+    now: jiff::Timestamp,
+    times_to_value: &mut [i64],
+) -> PartnerRevenue {
+    let period = Period::containing(now);
+    let month = revenue(records, partner, period, 13).pop().unwrap_or_else(|| empty_month(period));
+    times_to_value.sort_unstable();
+    PartnerRevenue {
+        period: month.period,
+        currency: currency.to_string(),
+        mrr: month.mrr,
+        arr: month.arr,
+        platform_mrr: month.layers.platform,
+        managed_operations_mrr: month.layers.managed_operations,
+        expansion_mrr: month.layers.expansion,
+        new_mrr: month.movements.new,
+        reactivated_mrr: month.movements.reactivated,
+        expansion_movement: month.movements.expansion,
+        contraction_movement: month.movements.contraction,
+        churned_mrr: month.movements.churned,
+        paying_tenants: i32::try_from(month.accounts).unwrap_or(i32::MAX),
+        arpa: month.arpa,
+        attach_rate_basis_points: month.attach_rate_bp,
+        nrr_basis_points: month.nrr_bp,
+        grr_basis_points: month.grr_bp,
+        billed: month.billed,
+        time_to_value_median_seconds: percentile(times_to_value, 50),
+        time_to_value_p90_seconds: percentile(times_to_value, 90),
+    }
+}
+
+fn empty_month(period: Period) -> MonthRevenue {
+    month_revenue(period, &BTreeMap::new(), &BTreeMap::new(), &[], &BTreeMap::new())
+}
+
+/// The nearest-rank percentile of sorted `values`.
+fn percentile(sorted: &[i64], percent: usize) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (percent * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +348,21 @@ mod tests {
         other.spec.partner_ref = "other".into();
         let months = revenue(&[other, record("a", "2026-01", 100, 0)], "acme", "2026-01".parse().unwrap(), 1);
         assert_eq!(months[0].mrr, 100);
+    }
+
+    #[test]
+    fn the_partner_status_summarises_the_current_month() {
+        let records =
+            vec![record("a", "2026-10", 100, 1), record("a", "2026-11", 300, 1), record("b", "2026-11", 100, 0)];
+        let now = "2026-11-20T00:00:00Z".parse().unwrap();
+        let mut ttv = vec![300, 100, 200, 86_400];
+        let summary = partner_revenue(&records, "acme", "EUR", now, &mut ttv);
+        assert_eq!((summary.period.as_str(), summary.mrr, summary.arr), ("2026-11", 400, 4_800));
+        assert_eq!((summary.new_mrr, summary.expansion_movement), (100, 200));
+        assert_eq!(summary.paying_tenants, 2);
+        assert_eq!(summary.time_to_value_median_seconds, Some(200));
+        assert_eq!(summary.time_to_value_p90_seconds, Some(86_400));
+        let nobody = partner_revenue(&[], "acme", "EUR", now, &mut []);
+        assert_eq!((nobody.mrr, nobody.time_to_value_median_seconds), (0, None));
     }
 }
