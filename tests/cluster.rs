@@ -27,7 +27,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tenantry::api::{Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
+use tenantry::api::billing::BillingPhase;
+use tenantry::api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
 use tenantry::shell::metrics::Metrics;
 use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
 
@@ -89,6 +90,12 @@ fn unique(test: &str) -> String {
     format!("{test}-{:x}{:05x}", std::process::id() % 0xfff, nanos % 0xfffff)
 }
 
+/// Open bills refreshed once a day instead of once an hour, so that a test counting writes
+/// over a few seconds does not see the hourly refresh (a legitimate write) by chance.
+fn quiet_billing() -> tenantry::planner::ClosingRules {
+    tenantry::planner::ClosingRules { refresh: jiff::SignedDuration::from_hours(24), ..Default::default() }
+}
+
 /// The operator running in-process, with a count of the writes it sends.
 struct RunningOperator {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -127,6 +134,7 @@ impl RunningOperator {
             concurrency: 2,
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(format!("test-{partner}")),
+            billing: quiet_billing(),
         };
         let ready = Arc::new(AtomicBool::new(false));
         let filled = ready.clone();
@@ -308,6 +316,10 @@ impl Fleet {
         let _ = tiers.delete(&self.plus, &DeleteParams::default()).await;
         let partners: Api<Partner> = Api::all(self.client.clone());
         let _ = partners.delete(&self.partner, &DeleteParams::default()).await;
+        // Bills outlive their tenant by design; the test's own go with the test.
+        let records: Api<BillingRecord> = Api::all(self.client.clone());
+        let selector = ListParams::default().labels(&format!("tenantry.dev/tenant={}", self.tenant));
+        let _ = records.delete_collection(&DeleteParams::default(), &selector).await;
     }
 }
 
@@ -893,6 +905,107 @@ async fn a_workflow_is_ready_when_its_workload_runs() {
             workflow_until(&fleet, "minutely", "has run", Duration::from_secs(150), |s| s.last_run_time.is_some())
                 .await;
         assert!(ready_is(&status, "True"), "{status:?}");
+    })
+    .await;
+}
+
+/// The record of the current month, once the operator has written it with `phase`.
+async fn record_in_phase(client: &Client, name: &str, phase: BillingPhase) -> BillingRecord {
+    let records: Api<BillingRecord> = Api::all(client.clone());
+    eventually(&format!("BillingRecord {name} is {phase:?}"), || {
+        let records = records.clone();
+        let name = name.to_string();
+        async move {
+            let record = records.get(&name).await.ok()?;
+            (record.status.as_ref()?.phase? == phase).then_some(record)
+        }
+    })
+    .await
+}
+
+fn current_record(fleet: &Fleet) -> String {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    format!("{}-{:04}-{:02}", fleet.tenant, now.year(), now.month())
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_tenant_gets_an_open_bill_for_the_month_with_its_run_rate() {
+    with_fleet("bill-open", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        let record = record_in_phase(&fleet.client, &current_record(&fleet), BillingPhase::Open).await;
+        assert_eq!(record.spec.tenant_ref, fleet.tenant);
+        assert_eq!(record.spec.partner_ref, fleet.partner);
+        assert_eq!(record.spec.currency, "EUR");
+        assert!(record.metadata.owner_references.is_none(), "bills outlive their tenant");
+        let recurring = record.spec.recurring.clone().expect("the run-rate");
+        assert_eq!((recurring.tier.as_deref(), recurring.total), (Some(fleet.basic.as_str()), 1000));
+        let total: i64 = record.spec.line_items.iter().map(|l| l.amount).sum();
+        assert_eq!(record.spec.total, total, "the lines add up");
+        assert!(record.status.as_ref().and_then(|s| s.estimated_month_total).is_some());
+        // The tenant's status carries the history the bill is computed from.
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let tenant = tenants.get(&fleet.tenant).await.expect("tenant");
+        let history = tenant.status.expect("status").tier_history;
+        assert_eq!(history.last().map(|h| h.tier.as_str()), Some(fleet.basic.as_str()));
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_closed_bill_refuses_every_change_even_from_an_admin() {
+    with_fleet("bill-closed", Tier::Basic, |fleet, _| async move {
+        // A record of a month long gone, written and closed by hand as the admin.
+        let name = format!("{}-2020-01", fleet.tenant);
+        let records: Api<BillingRecord> = Api::all(fleet.client.clone());
+        let record = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "BillingRecord",
+            "metadata": {"name": name, "labels": {"tenantry.dev/tenant": fleet.tenant}},
+            "spec": {"tenantRef": fleet.tenant, "partnerRef": fleet.partner, "period": "2020-01", "currency": "EUR",
+                     "lineItems": [{"layer": "platform", "description": "base fee", "quantityMilli": 1000,
+                                    "unitPrice": 1000, "amount": 1000}],
+                     "total": 1000}
+        });
+        records.patch(&name, &apply_params(), &Patch::Apply(&record)).await.expect("record created");
+        let closed = json!({"apiVersion": "tenantry.dev/v1alpha1", "kind": "BillingRecord", "metadata": {"name": name},
+                            "status": {"phase": "Closed", "closedAt": "2020-02-01T01:00:00Z"}});
+        records.patch_status(&name, &apply_params(), &Patch::Apply(&closed)).await.expect("record closed");
+        let edit = json!({"spec": {"total": 1}});
+        let refused = records.patch(&name, &PatchParams::default(), &Patch::Merge(&edit)).await;
+        match refused {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 422, "{status:?}"),
+            other => panic!("a closed record accepted an edit: {other:?}"),
+        }
+        let reopen = json!({"status": {"phase": "Open"}});
+        let refused = records.patch_status(&name, &PatchParams::default(), &Patch::Merge(&reopen)).await;
+        assert!(matches!(refused, Err(kube::Error::Api(ref s)) if s.code == 422), "reopened: {refused:?}");
+        let stored = records.get(&name).await.expect("record");
+        assert_eq!(stored.spec.total, 1000);
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_deleted_tenants_last_bill_is_closed_and_stays() {
+    with_fleet("bill-final", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        let name = current_record(&fleet);
+        record_in_phase(&fleet.client, &name, BillingPhase::Open).await;
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        tenants.delete(&fleet.tenant, &DeleteParams::default()).await.expect("tenant deleted");
+        eventually("the tenant is gone", || {
+            let tenants = tenants.clone();
+            let tenant = fleet.tenant.clone();
+            async move { tenants.get_opt(&tenant).await.ok().and_then(|t| t.is_none().then_some(())) }
+        })
+        .await;
+        let record = record_in_phase(&fleet.client, &name, BillingPhase::Closed).await;
+        let closed_at = record.status.as_ref().and_then(|s| s.closed_at.clone()).expect("closedAt");
+        assert!(!closed_at.is_empty());
+        let recurring = record.spec.recurring.expect("the run-rate");
+        assert_eq!(recurring.total, 0, "a deleted tenant has churned");
     })
     .await;
 }

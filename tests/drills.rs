@@ -296,6 +296,11 @@ impl Replica {
             concurrency: 2,
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(identity.to_string()),
+            // Open bills refreshed daily: writes counted over seconds never meet the hourly refresh.
+            billing: tenantry::planner::ClosingRules {
+                refresh: jiff::SignedDuration::from_hours(24),
+                ..Default::default()
+            },
         };
         let settings = LeaseSettings::new(LEASE_NAMESPACE, lease, identity, LEASE);
         let task = tokio::spawn(operator::lead(client, settings, options, metrics.clone(), probes.clone(), shutdown));

@@ -88,6 +88,13 @@ struct RunArgs {
     /// renews every 2/15 of it and stops reconciling if it has not renewed within 2/3 of it.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
     lease_duration: u64,
+    /// Open BillingRecords are billed up to the last multiple of this many seconds, so each is
+    /// rewritten at most once per interval.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    billing_refresh_seconds: u64,
+    /// Seconds after the end of its month a BillingRecord stays open before it closes.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(0..=2_592_000))]
+    billing_grace_seconds: u64,
     /// This replica's identity; defaults to $POD_NAME, else the host name.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -155,6 +162,10 @@ fn run(args: RunArgs) -> ExitCode {
             concurrency: args.concurrency,
             partners: args.partners.iter().cloned().collect(),
             instance: Some(identity.clone()),
+            billing: tenantry::planner::ClosingRules {
+                refresh: jiff::SignedDuration::from_secs(args.billing_refresh_seconds as i64),
+                grace: jiff::SignedDuration::from_secs(args.billing_grace_seconds as i64),
+            },
         },
         metrics_address: args.metrics_address,
         lease: (!args.no_leader_election).then(|| {

@@ -63,9 +63,6 @@ impl TenantResolution<'_> {
         if let Some(problem) = &billing.problem {
             conditions.set(BILLING, ConditionStatus::False, reason::INVALID_HISTORY, problem.to_string());
         }
-        for record in &billing.records {
-            plan.billing_records.insert(record.name_any(), record.clone());
-        }
 
         let first_value_time =
             previous.first_value_time.clone().or_else(|| (counts.running > 0).then(|| now.to_string()));

@@ -46,6 +46,7 @@ pub use slice::{tenant_slice, Catalog};
 pub use world::{ClosingRules, NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
 use jiff::Timestamp;
+use kube_core::ResourceExt;
 
 /// Plans the whole fleet at instant `now`.
 pub fn plan(world: &World, now: Timestamp) -> Plan {
@@ -81,9 +82,11 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     plan.namespace_owners =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
-    if scope == Scope::Everything {
-        for tenant in tenants.values() {
-            let billing = billing::tenant::plan(tenant, &workflow_decisions, &index, world.billing, instant);
+    for tenant in tenants.values() {
+        // Bills are planned in both scopes: partners' revenue reads them.
+        let billing = billing::tenant::plan(tenant, &workflow_decisions, &index, world.billing, instant);
+        plan.billing_records.extend(billing.records.iter().map(|r| (r.name_any(), r.clone())));
+        if scope == Scope::Everything {
             tenant.plan_into(&workflow_decisions, &billing, &now, &mut plan);
         }
     }

@@ -50,6 +50,8 @@ pub struct ControllerOptions {
     pub partners: BTreeSet<String>,
     /// This replica's name in Events.
     pub instance: Option<String>,
+    /// When open BillingRecords move and close.
+    pub billing: crate::planner::ClosingRules,
 }
 
 /// Everything `tenantry run` is told.
@@ -201,7 +203,8 @@ pub async fn controllers(
         let features = server_features(&client).await;
         let context = Arc::new(
             Context::new(client.clone(), caches.clone(), metrics.clone(), options.partners.clone(), options.instance.clone())
-                .with_features(features),
+                .with_features(features)
+                .with_billing_rules(options.billing),
         );
         let tenants = tenant_controller(&client, options, context.clone(), tenant_trigger_stream, health, shutdown.clone());
         let fleet = fleet::run(context, triggers.fleet.clone(), probes.controllers.clone(), shutdown.clone());

@@ -10,7 +10,7 @@ use super::period::Period;
 use crate::conditions::Conditions;
 use crate::labels;
 pub use crate::world::ClosingRules;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus, RecurringRevenue};
@@ -103,6 +103,9 @@ fn record(
     };
     let closed = now >= closes_at;
     let until = if closed { closes_at.min(period.end()) } else { rules.billed_until(now).min(period.end()) };
+    // The run-rate of an open record is the tenant's as it stands now; a closed one's, as the
+    // billed span ended. Either changes only when the tenant does.
+    let rate_instant = if closed { until } else { (now + SignedDuration::from_secs(1)).min(period.end()) };
     let usage = Usage {
         stints: history::stints(account.tier_history, prices, until)?,
         workflows: history::workflow_spans(account.workflow_activity, until)?,
@@ -138,7 +141,7 @@ fn record(
             currency: account.currency.to_string(),
             line_items: bill.lines,
             total: bill.total,
-            recurring: Some(run_rate(account, prices, until, account.deleted_at.is_some_and(|d| d <= until))?),
+            recurring: Some(run_rate(account, prices, rate_instant, account.deleted_at.is_some_and(|d| d <= until))?),
         },
     );
     record.metadata = ObjectMeta {
@@ -157,17 +160,23 @@ fn record(
 
 /// The tenant's monthly recurring revenue just before `at`: list prices of the tier it was on
 /// and of the workflows active then, after the discount. Zero while suspended or once deleted.
+/// Its `at` is when the tenant last changed before that instant (or the deletion), so the
+/// same state always reads the same.
 pub fn run_rate(
     account: &TenantAccount<'_>,
     prices: &impl Fn(&str) -> Option<TierPrices>,
     at: Timestamp,
     deleted: bool,
 ) -> Result<RecurringRevenue, HistoryProblem> {
-    let zero =
-        |tier: Option<String>| RecurringRevenue { at: crate::format_time(at), tier, ..RecurringRevenue::default() };
     if deleted {
-        return Ok(zero(None));
+        return Ok(RecurringRevenue { at: crate::format_time(at), ..RecurringRevenue::default() });
     }
+    let changed = last_change(account, at)?.unwrap_or(at);
+    let zero = |tier: Option<String>| RecurringRevenue {
+        at: crate::format_time(changed),
+        tier,
+        ..RecurringRevenue::default()
+    };
     let mut in_force = None;
     for (index, entry) in account.tier_history.iter().enumerate() {
         let since: Timestamp = entry.since.parse().map_err(|_| HistoryProblem::BadTime {
@@ -196,7 +205,7 @@ pub fn run_rate(
     let discount =
         Exact::whole(platform.saturating_add(managed_operations)).percent(account.discount_percent).negated().round();
     Ok(RecurringRevenue {
-        at: crate::format_time(at),
+        at: crate::format_time(changed),
         tier: Some(entry.tier.clone()),
         active_workflows: i32::try_from(active).unwrap_or(i32::MAX),
         platform,
@@ -205,6 +214,25 @@ pub fn run_rate(
         discount,
         total: platform.saturating_add(managed_operations).saturating_add(discount),
     })
+}
+
+/// The last instant before `at` at which the tenant's tier, suspension or active workflows
+/// changed.
+fn last_change(account: &TenantAccount<'_>, at: Timestamp) -> Result<Option<Timestamp>, HistoryProblem> {
+    let parse = |field: &'static str, index: usize, key: &'static str, value: &str| {
+        value.parse::<Timestamp>().map_err(|_| HistoryProblem::BadTime { field, index, key, value: value.to_string() })
+    };
+    let mut changes = Vec::new();
+    for (index, entry) in account.tier_history.iter().enumerate() {
+        changes.push(parse("tierHistory", index, "since", &entry.since)?);
+    }
+    for (index, entry) in account.workflow_activity.iter().enumerate() {
+        changes.push(parse("workflowActivity", index, "since", &entry.since)?);
+        if let Some(until) = &entry.until {
+            changes.push(parse("workflowActivity", index, "until", until)?);
+        }
+    }
+    Ok(changes.into_iter().filter(|change| *change < at).max())
 }
 
 #[cfg(test)]
@@ -278,7 +306,7 @@ mod tests {
         // The run-rate: October ended on silver, November so far on gold; no workflows ran.
         let recurring = |r: &BillingRecord| r.spec.recurring.clone().unwrap();
         assert_eq!((recurring(&records[0]).tier.unwrap(), recurring(&records[0]).total), ("silver".into(), 30_000));
-        assert_eq!(recurring(&records[0]).at, "2026-11-01T00:00:00Z");
+        assert_eq!(recurring(&records[0]).at, "2026-10-16T00:00:00Z", "when it last changed");
         assert_eq!((recurring(&records[1]).tier.unwrap(), recurring(&records[1]).total), ("gold".into(), 60_000));
     }
 
