@@ -81,7 +81,7 @@ fn plan_parts(world: &World, now: Timestamp, scope: Scope) -> Plan {
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
     if scope == Scope::Everything {
         for tenant in tenants.values() {
-            tenant.plan_into(&workflow_decisions, &now, &mut plan);
+            tenant.plan_into(&workflow_decisions, &world.workloads, &now, &mut plan);
         }
     }
     for (key, decision) in &workflow_decisions {

@@ -484,8 +484,24 @@ fn transition_time_moves_only_when_the_status_flips() {
 }
 
 #[test]
+fn first_value_time_waits_for_a_workflow_to_run() {
+    let mut world = fleet();
+    let planned = plan(&world, now());
+    assert_eq!(workflow_status(&planned, "tenant-shop", "orders").phase, Some(WorkflowPhase::Running));
+    assert_eq!(planned.tenants["shop"].first_value_time, None, "planned to run is not running");
+    let applied = crate::WorkloadState { running: false, message: "0/1 replicas available".into(), ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), applied);
+    assert_eq!(plan(&world, now()).tenants["shop"].first_value_time, None, "applied, not running yet");
+    world.workloads.get_mut(&("tenant-shop".to_string(), "orders".to_string())).expect("workload").running = true;
+    let ready = plan(&world, at("2026-11-01T09:00:00Z"));
+    assert_eq!(ready.tenants["shop"].first_value_time.as_deref(), Some("2026-11-01T09:00:00Z"));
+}
+
+#[test]
 fn first_value_time_is_kept_once_set() {
     let mut world = fleet();
+    let running = crate::WorkloadState { running: true, ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), running);
     let first = plan(&world, now());
     assert_eq!(first.tenants["shop"].first_value_time.as_deref(), Some("2026-11-01T08:00:00Z"));
     world.tenants[0].status = Some(first.tenants["shop"].clone());
