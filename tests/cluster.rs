@@ -1,4 +1,4 @@
-//! Real-cluster tests: they need a Kubernetes API server (1.24 or later) and are ignored by
+//! Real-cluster tests: they need a Kubernetes API server (1.30 or later) and are ignored by
 //! default. Run them with
 //!
 //! ```sh

@@ -489,7 +489,8 @@ fn first_value_time_waits_for_a_workflow_to_run() {
     let planned = plan(&world, now());
     assert_eq!(workflow_status(&planned, "tenant-shop", "orders").phase, Some(WorkflowPhase::Running));
     assert_eq!(planned.tenants["shop"].first_value_time, None, "planned to run is not running");
-    let applied = crate::WorkloadState { running: false, message: "0/1 replicas available".into(), ..Default::default() };
+    let applied =
+        crate::WorkloadState { running: false, message: "0/1 replicas available".into(), ..Default::default() };
     world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), applied);
     assert_eq!(plan(&world, now()).tenants["shop"].first_value_time, None, "applied, not running yet");
     world.workloads.get_mut(&("tenant-shop".to_string(), "orders".to_string())).expect("workload").running = true;

@@ -365,19 +365,8 @@ where
     reflector::reflector(writer, stream)
 }
 
-/// The managed kinds the planner plans, and so the kinds watched. Role and RoleBinding are
-/// not planned (governance will bring them back): watching them would only cost a list and
-/// the RBAC to read them.
-pub const WATCHED_CHILDREN: [ChildKind; 8] = [
-    ChildKind::Namespace,
-    ChildKind::ServiceAccount,
-    ChildKind::ResourceQuota,
-    ChildKind::LimitRange,
-    ChildKind::NetworkPolicy,
-    ChildKind::ConfigMap,
-    ChildKind::Deployment,
-    ChildKind::CronJob,
-];
+/// The managed kinds, all watched: every kind the planner plans.
+pub const WATCHED_CHILDREN: [ChildKind; 8] = ChildKind::ALL;
 
 /// Seconds after which the API server ends each watch; the watcher resumes it from the last
 /// resource version (no relist). Shorter than the client's read timeout, so an idle watch is

@@ -2,7 +2,7 @@
 //! `tenantry plan` uses, apply and prune its children, patch the statuses that changed and
 //! record Events. Deleting a tenant removes its workloads, then its namespace.
 
-use super::apply::{self, ServerFeatures, Step, FIELD_MANAGER};
+use super::apply::{self, Step, FIELD_MANAGER};
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::Metrics;
@@ -51,8 +51,6 @@ pub struct Context {
     pub recorder: Recorder,
     /// Partners this operator serves; empty serves all.
     pub partners: BTreeSet<String>,
-    /// Fields the API server serves.
-    pub features: ServerFeatures,
     /// The namespace the operator runs in, which no tenant may claim.
     pub operator_namespace: String,
     /// Consecutive failures per tenant, for backoff.
@@ -75,7 +73,6 @@ impl Context {
             caches,
             metrics,
             partners,
-            features: ServerFeatures::default(),
             operator_namespace: operator_namespace(),
             failures: Mutex::default(),
         }
@@ -84,12 +81,6 @@ impl Context {
     /// The same context, for an operator running in `namespace`.
     pub fn with_operator_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.operator_namespace = namespace.into();
-        self
-    }
-
-    /// The same context, for a server that serves `features`.
-    pub fn with_features(mut self, features: ServerFeatures) -> Self {
-        self.features = features;
         self
     }
 
@@ -366,7 +357,7 @@ enum Created {
 async fn create_namespace(child: &planner::Child, ctx: &Context) -> Result<Created, Error> {
     let name = child.object.meta().name.clone().unwrap_or_default();
     let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &apply::api_resource(ChildKind::Namespace));
-    let object: DynamicObject = serde_json::from_value(ctx.features.manifest(child))
+    let object: DynamicObject = serde_json::from_value(child.object.to_manifest().unwrap_or_default())
         .map_err(|e| Error::kube(format!("encoding namespace {name}"), kube::Error::SerdeError(e)))?;
     let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
     match api.create(&params, &object).await {
@@ -429,12 +420,12 @@ async fn write_children(
     ctx: &Context,
 ) -> BTreeMap<OwnerKey, Setback> {
     let observed = ctx.caches.observed_children(name);
-    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners, ctx.features);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners);
     if !steps.is_empty() {
         tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
     }
     let mut setbacks: BTreeMap<OwnerKey, Setback> = BTreeMap::new();
-    for result in apply::execute(&ctx.client, steps, ctx.features).await {
+    for result in apply::execute(&ctx.client, steps).await {
         match (&result.step, &result.error) {
             (Step::Apply(child), None) => {
                 Metrics::kind(&ctx.metrics.applies, child.object.kind().name()).inc();
@@ -704,7 +695,7 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Cleanup, Error> {
         .filter(|o| o.controller_uid.as_ref().is_some_and(|uid| owners.contains(uid)))
         .map(|o| Step::Prune { reference: o.reference, uid: o.uid })
         .collect();
-    for result in apply::execute(&ctx.client, workloads, ctx.features).await {
+    for result in apply::execute(&ctx.client, workloads).await {
         if let Some(error) = result.error {
             return Err(Error::kube(format!("removing the workloads of tenant {name}"), error));
         }
