@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use tenantry_api::conditions::{reason, RESOURCES_CAPPED};
+use tenantry_api::conditions::{reason, READY, RECONCILING, RESOURCES_CAPPED};
 use tenantry_api::tenant::ConnectedSystem;
 use tenantry_api::workflow::{AiSettings, ExceptionHandling, ScheduleTrigger, Step, Trigger};
 use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
@@ -126,15 +126,15 @@ impl WorkflowDecision<'_, '_> {
 pub fn readiness_of_workload(conditions: &mut Conditions, workload: Option<&WorkloadState>) {
     match workload {
         Some(state) if state.running => {
-            conditions.set("Ready", ConditionStatus::True, "Running", state.message.clone())
+            conditions.set(READY, ConditionStatus::True, reason::RUNNING, state.message.clone())
         }
         _ => {
             let message = match workload {
                 Some(state) => format!("workload applied, not running yet: {}", state.message),
                 None => "workload planned; not observed running yet".to_string(),
             };
-            conditions.set("Ready", ConditionStatus::False, "Deploying", message.clone());
-            conditions.set("Reconciling", ConditionStatus::True, "Deploying", message);
+            conditions.set(READY, ConditionStatus::False, reason::DEPLOYING, message.clone());
+            conditions.set(RECONCILING, ConditionStatus::True, reason::DEPLOYING, message);
         }
     }
 }

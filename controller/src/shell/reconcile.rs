@@ -6,6 +6,7 @@ use super::apply::{self, Step, FIELD_MANAGER};
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::Metrics;
+use crate::api::conditions::{reason, READY, RECONCILING, STALLED};
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
 use crate::planner::{self, ChildKind, OwnerKey, TenantPlan};
@@ -288,7 +289,7 @@ impl Setback {
     fn refusal(object: &str, error: &kube::Error) -> Self {
         let permanent = apply::refusal_is_permanent(error);
         Setback {
-            reason: if permanent { "ApplyFailed" } else { "Retrying" }.into(),
+            reason: if permanent { reason::APPLY_FAILED } else { reason::RETRYING }.into(),
             message: format!("{object}: {}", server_message(error)),
             permanent,
         }
@@ -323,7 +324,7 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     if reserved_namespace(&namespace, &ctx.operator_namespace) {
         let message =
             format!("namespace '{namespace}' is reserved: the operator runs there; name another in spec.namespace");
-        return Ok(Some(Setback { reason: "ReservedNamespace".into(), message, permanent: true }));
+        return Ok(Some(Setback { reason: reason::RESERVED_NAMESPACE.into(), message, permanent: true }));
     }
     // Objects read from the API server always have a UID; the planner sets the owner
     // reference from it.
@@ -343,7 +344,7 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     let message = format!(
         "namespace '{namespace}' already exists and was not created for this tenant; tenantry never adopts a namespace: name another in spec.namespace"
     );
-    Ok(Some(Setback { reason: "NamespaceExists".into(), message, permanent: true }))
+    Ok(Some(Setback { reason: reason::NAMESPACE_EXISTS.into(), message, permanent: true }))
 }
 
 /// Whether a namespace was created now, or existed (with the controller UID it carries).
@@ -481,7 +482,7 @@ async fn write_statuses(
             let previous = workflow.status.as_ref();
             // What was refused or withheld is not what runs: the deployed generation stays.
             status.deployed_generation = previous.and_then(|s| s.deployed_generation);
-            if setback.reason == "NamespaceExists" {
+            if setback.reason == reason::NAMESPACE_EXISTS {
                 // It cannot run at all, not merely this generation.
                 status.phase = Some(WorkflowPhase::Blocked);
                 status.reason = Some(setback.reason.clone());
@@ -518,15 +519,15 @@ fn mark_refused(
         updated.set(&condition.type_, condition.status, &condition.reason, condition.message.clone());
     }
     let message = match setback.reason.as_str() {
-        "ApplyFailed" => format!("the API server refused: {}", setback.message),
-        "Retrying" => format!("the API server did not accept it yet; retrying: {}", setback.message),
+        reason::APPLY_FAILED => format!("the API server refused: {}", setback.message),
+        reason::RETRYING => format!("the API server did not accept it yet; retrying: {}", setback.message),
         _ => setback.message.clone(),
     };
-    updated.set("Ready", ConditionStatus::False, &setback.reason, message.clone());
+    updated.set(READY, ConditionStatus::False, &setback.reason, message.clone());
     if setback.permanent {
-        updated.set("Stalled", ConditionStatus::True, &setback.reason, message);
+        updated.set(STALLED, ConditionStatus::True, &setback.reason, message);
     } else {
-        updated.set("Reconciling", ConditionStatus::True, &setback.reason, message);
+        updated.set(RECONCILING, ConditionStatus::True, &setback.reason, message);
     }
     *conditions = updated.finish();
 }
@@ -538,7 +539,7 @@ async fn setback_event<K: Resource<DynamicType = ()>>(
     setback: &Setback,
     ctx: &Context,
 ) {
-    let ready = previous.unwrap_or_default().iter().find(|c| c.type_ == "Ready");
+    let ready = previous.unwrap_or_default().iter().find(|c| c.type_ == READY);
     if ready.is_some_and(|c| c.reason == setback.reason) {
         return;
     }
@@ -562,8 +563,8 @@ pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
         object.error
     );
     let mut conditions = Conditions::new(&object.conditions, &now, object.generation);
-    conditions.set("Ready", ConditionStatus::False, "InvalidSpec", message.clone());
-    conditions.set("Stalled", ConditionStatus::True, "InvalidSpec", message.clone());
+    conditions.set(READY, ConditionStatus::False, reason::INVALID_SPEC, message.clone());
+    conditions.set(STALLED, ConditionStatus::True, reason::INVALID_SPEC, message.clone());
     let conditions = conditions.finish();
     if object.conditions == conditions {
         return;
@@ -591,7 +592,7 @@ pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
             };
             let event = Event {
                 type_: EventType::Warning,
-                reason: "InvalidSpec".into(),
+                reason: reason::INVALID_SPEC.into(),
                 note: Some(message),
                 action: "Reconcile".into(),
                 secondary: None,
@@ -664,7 +665,7 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
         return;
     }
     let reason = status.reason.clone().unwrap_or_default();
-    let message = status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.message.clone()).unwrap_or_default();
+    let message = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone()).unwrap_or_default();
     let (type_, event) = match status.phase {
         Some(WorkflowPhase::Running) => (EventType::Normal, "WorkflowDeployed"),
         Some(WorkflowPhase::Held) => (EventType::Warning, "WorkflowHeld"),
