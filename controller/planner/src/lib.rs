@@ -37,11 +37,12 @@ pub mod templates;
 mod workflows;
 mod world;
 
+pub use build_workflow::count_runs;
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
-pub use world::{NamespacedName, Plan, TenantPlan, WorkloadState, World};
+pub use world::{FinishedRun, NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
 use jiff::Timestamp;
 

@@ -99,7 +99,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
         return Some(WorkloadState {
             running: current && condition && updated >= desired && available >= desired,
             message: format!("Deployment: {available}/{desired} replicas available, {updated} updated"),
-            runs: None,
+            finished_runs: None,
             last_run_time: None,
         });
     }
@@ -109,7 +109,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
     Some(WorkloadState {
         running: !suspended,
         message: if suspended { "CronJob suspended".into() } else { format!("CronJob scheduled ({schedule})") },
-        runs: None,
+        finished_runs: None,
         last_run_time: cron_job.data.pointer("/status/lastScheduleTime").and_then(Value::as_str).map(str::to_string),
     })
 }

@@ -6,11 +6,13 @@ use super::apply::{api_resource, namespaced, Observed};
 use super::error::{is_transient, is_transient_status};
 use super::http::ProbeState;
 use super::index::{ChildRef, FleetIndex};
+use super::jobs::{self, JobEvents, JobRuns};
 use super::metrics::{Metrics, WatchLabels};
 use crate::api::{Approval, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -42,6 +44,8 @@ pub struct Caches {
     pub index: Arc<RwLock<FleetIndex>>,
     /// Tenantry objects that are stored but do not decode as their type.
     pub undecodable: Undecodables,
+    /// The runs of scheduled workflows, from their Jobs.
+    pub job_runs: JobRuns,
 }
 
 /// Tenantry objects that are stored but do not decode (say, written under an older schema),
@@ -188,7 +192,11 @@ impl Catalog for Caches {
             self.children.get(&kind).and_then(|store| store.get(&object_ref(&reference)))
         };
         let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
-        super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())
+        let mut state = super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())?;
+        if deployment.is_none() {
+            state.finished_runs = self.job_runs.finished(namespace, name);
+        }
+        Some(state)
     }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         let names = self.index().workflows_in_namespace(namespace);
@@ -250,6 +258,7 @@ impl Caches {
                 .collect(),
             index: Arc::new(RwLock::new(index)),
             undecodable: Undecodables::default(),
+            job_runs: JobRuns::default(),
         }
     }
 }
@@ -512,6 +521,24 @@ impl Feeds<'_> {
     }
 }
 
+impl Feeds<'_> {
+    /// Watches the Jobs of scheduled workflows (by the labels on their CronJobs' job
+    /// templates) for their runs. Not a cache the controllers wait for: until the Jobs are
+    /// listed, the run counts in statuses are left as they are.
+    fn jobs(&self, watches: &mut Watches) {
+        let api = Api::<DynamicObject>::all_with(self.client.clone(), &kube::core::ApiResource::erase::<Job>(&()));
+        let events = watcher(api, watch_config().labels(&jobs::selector())).default_backoff();
+        let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
+        let mut runs = JobEvents::new(caches.job_runs.clone());
+        let task = drain(events, "Job".to_string(), self.health.clone(), move |event| {
+            for namespace in runs.handle(event) {
+                triggers.tenants(caches.index().tenants_in_namespace(&namespace));
+            }
+        });
+        watches.spawn("Job".to_string(), task);
+    }
+}
+
 /// Builds the caches and spawns one watch task per kind into `watches`. Returns the caches
 /// at once; they fill as the watches list.
 pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: &mut Watches) -> Caches {
@@ -530,7 +557,9 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
         child_writers.push((kind, writer));
     }
     let undecodable = Undecodables::default();
-    let caches = Caches { partners, tiers, tenants, workflows, policies, approvals, children, index, undecodable };
+    let job_runs = JobRuns::default();
+    let caches =
+        Caches { partners, tiers, tenants, workflows, policies, approvals, children, index, undecodable, job_runs };
     let feeds = Feeds { client, caches: caches.clone(), triggers, health };
     let ignore = |_: &Caches, _: &Triggers, _: &DynamicObject| {};
     feeds.tenantry_kind(watches, partner_writer, on_partner, ignore);
@@ -542,6 +571,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     for (kind, writer) in child_writers {
         feeds.child_kind(watches, kind, writer);
     }
+    feeds.jobs(watches);
     caches
 }
 
