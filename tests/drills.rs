@@ -419,9 +419,21 @@ async fn an_api_server_outage_with_one_replica_heals_in_the_same_process() {
         assert!(replica.transitions("acquired") >= 2, "re-acquired the lease after the outage");
         assert!(replica.probes.health().is_ok(), "{:?}", replica.probes.health());
 
-        // Drift after the outage is repaired within 30 s.
+        // Leading again, with caches rebuilt from fresh lists, it finds nothing to write: every
+        // reconcile in the seconds after re-acquiring compares equal (no apply, no status
+        // patch, no Event) until the drill makes drift of its own.
         eventually("the caches filled again", DEADLINE, || async { replica.probes.readiness().is_ok().then_some(()) })
             .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let after_outage: Vec<_> = replica.writes().into_iter().filter(|t| *t >= back).collect();
+        assert!(
+            after_outage.is_empty(),
+            "{} writes after re-acquiring the lease, before any drift (the first {:?} after the API server was back)",
+            after_outage.len(),
+            after_outage.first().map(|t| *t - back)
+        );
+
+        // Drift after the outage is repaired within 30 s.
         fleet.drift().await;
         fleet.repaired(Duration::from_secs(30)).await;
         eprintln!("outage drill: leading again and drift repaired {:?} after the API server was back", back.elapsed());
