@@ -916,7 +916,7 @@ async fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
             s.runs.as_ref().is_some_and(|r| r.succeeded >= 1)
         })
         .await;
-        let runs = status.runs.expect("runs");
+        let runs = status.runs.clone().expect("runs");
         assert_eq!(runs.failed, 0, "kwok's pods exit 0: {runs:?}");
         assert!(runs.counted_through.is_some(), "{runs:?}");
         assert!(status.last_run_time.is_some(), "{status:?}");
