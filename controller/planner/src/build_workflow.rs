@@ -112,9 +112,13 @@ impl WorkflowDecision<'_, '_> {
                 reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
                 trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
                 deployed_generation,
+                // No finished run yet and nothing counted before: no counts to write (a
+                // workflow's first status write waits for its first run).
                 runs: match workload.and_then(|w| w.finished_runs.as_deref()) {
-                    Some(finished) => Some(count_runs(previous.runs.as_ref(), finished)),
-                    None => previous.runs,
+                    Some(finished) if !finished.is_empty() || previous.runs.is_some() => {
+                        Some(count_runs(previous.runs.as_ref(), finished))
+                    }
+                    _ => previous.runs,
                 },
                 last_run_time: workload.and_then(|w| w.last_run_time.clone()).or(previous.last_run_time),
                 conditions: conditions.finish(),

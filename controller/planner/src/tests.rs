@@ -649,6 +649,9 @@ fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
         finished_runs: Some(jobs),
         last_run_time: Some("2026-11-01T07:55:00Z".into()),
     };
+    world.workloads.insert(key.clone(), observed(Vec::new()));
+    let none_yet = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(none_yet.runs, None, "no run has finished: nothing to write");
     world.workloads.insert(key.clone(), observed(vec![finished("2026-11-01T07:50:00Z", true)]));
     let first = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
     assert_eq!(first.runs, Some(runs(1, 0, Some("2026-11-01T07:50:00Z"))));
