@@ -1,4 +1,4 @@
-//! Real-cluster tests: they need a Kubernetes API server (1.24 or later) and are ignored by
+//! Real-cluster tests: they need a Kubernetes API server (1.30 or later) and are ignored by
 //! default. Run them with
 //!
 //! ```sh
@@ -1006,6 +1006,42 @@ async fn a_deleted_tenants_last_bill_is_closed_and_stays() {
         assert!(!closed_at.is_empty());
         let recurring = record.spec.recurring.expect("the run-rate");
         assert_eq!(recurring.total, 0, "a deleted tenant has churned");
+    })
+    .await;
+}
+
+/// Runs come from the CronJob's Jobs: kwok completes the Job's pod, the Job completes, and the
+/// workflow counts a succeeded run; the counts stay once the Job is gone.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG) that completes Jobs' pods (testenv's kwok)"]
+async fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
+    with_fleet("runs", Tier::Basic, |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet
+            .apply_workflow(
+                "minutely",
+                "orderToCash",
+                "invoice-generation",
+                json!({"schedule": {"cron": "*/1 * * * *"}}),
+            )
+            .await;
+        let status = workflow_until(&fleet, "minutely", "counts a succeeded run", Duration::from_secs(150), |s| {
+            s.runs.as_ref().is_some_and(|r| r.succeeded >= 1)
+        })
+        .await;
+        let runs = status.runs.clone().expect("runs");
+        assert_eq!(runs.failed, 0, "kwok's pods exit 0: {runs:?}");
+        assert!(runs.counted_through.is_some(), "{runs:?}");
+        assert!(status.last_run_time.is_some(), "{status:?}");
+
+        // Every Job deleted (as the history limits would): the counts do not go down.
+        let jobs: Api<k8s_openapi::api::batch::v1::Job> = fleet.api();
+        let params = kube::api::DeleteParams::background();
+        let _ = jobs.delete_collection(&params, &kube::api::ListParams::default()).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = fleet.api::<Workflow>().get("minutely").await.expect("workflow").status.expect("status");
+        let after = after.runs.expect("runs");
+        assert!(after.succeeded >= runs.succeeded, "counts went down from {runs:?} to {after:?}");
     })
     .await;
 }

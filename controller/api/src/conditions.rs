@@ -6,6 +6,9 @@
 pub const READY: &str = "Ready";
 /// Set to `True`, with the reason of `Ready`, when only a human can fix the object.
 pub const STALLED: &str = "Stalled";
+/// Set to `True`, with the reason of `Ready`, while the operator is still getting there on
+/// its own (a workload deploying, a transient refusal retried).
+pub const RECONCILING: &str = "Reconciling";
 /// Set to `True` on a workflow whose resources were capped at its tier's maximum.
 pub const RESOURCES_CAPPED: &str = "ResourcesCapped";
 /// Set to `False` on a tenant whose bills cannot be computed (its history names the problem).
@@ -50,10 +53,21 @@ pub mod reason {
     pub const CLOSED: &str = "Closed";
     /// Tenant or workflow: the API server refused one of its children.
     pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Tenant or workflow (`Reconciling`): the API server did not accept a child yet, for a
+    /// reason that passes on its own; retried.
+    pub const RETRYING: &str = "Retrying";
+    /// Tenant: its namespace exists and was not created for it; never adopted.
+    pub const NAMESPACE_EXISTS: &str = "NamespaceExists";
+    /// Tenant or workflow: the stored object does not decode; its children are frozen.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
 
     // Workflows.
     /// Workflow: its workload is planned with the current definition.
     pub const DEPLOYED: &str = "Deployed";
+    /// Workflow (`Ready=False`, `Reconciling`): its workload is applied but not running yet.
+    pub const DEPLOYING: &str = "Deploying";
+    /// Workflow (`Ready=True`): its workload runs.
+    pub const RUNNING: &str = "Running";
     /// Workflow: its tenant is suspended.
     pub const TENANT_SUSPENDED: &str = "TenantSuspended";
     /// Workflow: `spec.paused` is true.

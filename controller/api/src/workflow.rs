@@ -199,7 +199,9 @@ pub enum WorkflowPhase {
     Blocked,
 }
 
-/// Counts of the runs of a scheduled workflow, from its Jobs.
+/// Counts of the finished runs of a scheduled workflow, from its Jobs. They only grow: each
+/// finished Job is counted once, when the operator first sees it finished, and stays counted
+/// after the CronJob's history limits delete it.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunCounts {
@@ -207,6 +209,11 @@ pub struct RunCounts {
     pub succeeded: i64,
     /// Runs that failed.
     pub failed: i64,
+    /// The scheduled time of the newest run counted (RFC 3339, UTC): a finished Job
+    /// scheduled later is counted, one scheduled at or before it already was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub counted_through: Option<String>,
 }
 
 /// What the operator observes about a workflow.

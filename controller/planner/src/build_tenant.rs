@@ -6,7 +6,7 @@ use crate::conditions::{Conditions, Verdict};
 use crate::labels;
 use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
 use crate::model::{Resolved, TenantResolution, WorkflowDecision};
-use crate::world::{NamespacedName, Plan};
+use crate::world::{NamespacedName, Plan, WorkloadState};
 use k8s_openapi::api::core::v1::{
     ConfigMap, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec, ServiceAccount,
 };
@@ -37,10 +37,13 @@ pub const ISOLATION: &str = "tenantry-isolation";
 const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"];
 
 impl TenantResolution<'_> {
-    /// Adds the tenant's children (or freezes them) and its status to the plan.
+    /// Adds the tenant's children (or freezes them) and its status to the plan. `workloads`
+    /// is what the cluster shows of the workflows' workloads: time to value starts when one
+    /// of them runs, not when it is planned to.
     pub fn plan_into(
         &self,
         decisions: &BTreeMap<NamespacedName, WorkflowDecision>,
+        workloads: &BTreeMap<NamespacedName, WorkloadState>,
         billing: &crate::billing::tenant::TenantBilling,
         now: &str,
         plan: &mut Plan,
@@ -64,8 +67,10 @@ impl TenantResolution<'_> {
             conditions.set(BILLING, ConditionStatus::False, reason::INVALID_HISTORY, problem.to_string());
         }
 
-        let first_value_time =
-            previous.first_value_time.clone().or_else(|| (counts.running > 0).then(|| now.to_string()));
+        let first_value_time = previous
+            .first_value_time
+            .clone()
+            .or_else(|| self.a_workflow_is_ready(decisions, workloads).then(|| now.to_string()));
         plan.tenants.insert(
             self.name.clone(),
             TenantStatus {
@@ -105,6 +110,22 @@ impl TenantResolution<'_> {
             suspended: count(WorkflowPhase::Suspended),
             blocked: count(WorkflowPhase::Blocked),
         }
+    }
+
+    /// Whether one of the workflows in its namespace is Ready: planned to run and observed
+    /// running (the workflow's own `Ready=True`).
+    fn a_workflow_is_ready(
+        &self,
+        decisions: &BTreeMap<NamespacedName, WorkflowDecision>,
+        workloads: &BTreeMap<NamespacedName, WorkloadState>,
+    ) -> bool {
+        self.owns_namespace
+            && decisions
+                .range((self.namespace.clone(), String::new())..)
+                .take_while(|((namespace, _), _)| namespace == &self.namespace)
+                .any(|(key, decision)| {
+                    decision.phase == WorkflowPhase::Running && workloads.get(key).is_some_and(|w| w.running)
+                })
     }
 
     /// Ready, unless resolving found a problem that does not stop planning.

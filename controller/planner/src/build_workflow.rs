@@ -7,7 +7,7 @@ use crate::conditions::Conditions;
 use crate::labels;
 use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
 use crate::model::{Resolved, Resources, TenantResolution, WorkflowDecision};
-use crate::world::{Plan, WorkloadState};
+use crate::world::{FinishedRun, Plan, WorkloadState};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -19,9 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use tenantry_api::conditions::{reason, RESOURCES_CAPPED};
+use tenantry_api::conditions::{reason, READY, RECONCILING, RESOURCES_CAPPED};
 use tenantry_api::tenant::ConnectedSystem;
-use tenantry_api::workflow::{AiSettings, ExceptionHandling, ScheduleTrigger, Step, Trigger};
+use tenantry_api::workflow::{AiSettings, ExceptionHandling, RunCounts, ScheduleTrigger, Step, Trigger};
 use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
 
 /// Where the rendered definition is mounted in the runner.
@@ -112,12 +112,42 @@ impl WorkflowDecision<'_, '_> {
                 reason: (self.phase != WorkflowPhase::Running).then(|| self.verdict.reason().to_string()),
                 trigger: Some(trigger_summary(&self.workflow.spec.trigger)),
                 deployed_generation,
-                runs: workload.and_then(|w| w.runs.clone()).or(previous.runs),
+                // No finished run yet and nothing counted before: no counts to write (a
+                // workflow's first status write waits for its first run).
+                runs: match workload.and_then(|w| w.finished_runs.as_deref()) {
+                    Some(finished) if !finished.is_empty() || previous.runs.is_some() => {
+                        Some(count_runs(previous.runs.as_ref(), finished))
+                    }
+                    _ => previous.runs,
+                },
                 last_run_time: workload.and_then(|w| w.last_run_time.clone()).or(previous.last_run_time),
                 conditions: conditions.finish(),
             },
         );
     }
+}
+
+/// The run counts after `finished`: those of `previous`, plus each finished run scheduled
+/// after the newest one `previous` counted. A CronJob runs one Job at a time
+/// (`concurrencyPolicy: Forbid`), so runs finish in the order they were scheduled and each is
+/// counted exactly once, however long the cluster keeps it; the counts never go down when
+/// the history limits delete old Jobs.
+pub fn count_runs(previous: Option<&RunCounts>, finished: &[FinishedRun]) -> RunCounts {
+    let mut counts = previous.cloned().unwrap_or_default();
+    let through = counts.counted_through.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let mut newest = through;
+    for run in finished.iter().filter(|run| through.is_none_or(|t| run.scheduled > t)) {
+        if run.succeeded {
+            counts.succeeded += 1;
+        } else {
+            counts.failed += 1;
+        }
+        newest = newest.max(Some(run.scheduled));
+    }
+    if newest != through {
+        counts.counted_through = newest.map(|t| t.to_string());
+    }
+    counts
 }
 
 /// Ready follows the workload, not the plan: `Ready=True` (`Running`) once it runs;
@@ -126,15 +156,15 @@ impl WorkflowDecision<'_, '_> {
 pub fn readiness_of_workload(conditions: &mut Conditions, workload: Option<&WorkloadState>) {
     match workload {
         Some(state) if state.running => {
-            conditions.set("Ready", ConditionStatus::True, "Running", state.message.clone())
+            conditions.set(READY, ConditionStatus::True, reason::RUNNING, state.message.clone())
         }
         _ => {
             let message = match workload {
                 Some(state) => format!("workload applied, not running yet: {}", state.message),
                 None => "workload planned; not observed running yet".to_string(),
             };
-            conditions.set("Ready", ConditionStatus::False, "Deploying", message.clone());
-            conditions.set("Reconciling", ConditionStatus::True, "Deploying", message);
+            conditions.set(READY, ConditionStatus::False, reason::DEPLOYING, message.clone());
+            conditions.set(RECONCILING, ConditionStatus::True, reason::DEPLOYING, message);
         }
     }
 }

@@ -5,7 +5,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use serde::Serialize;
@@ -61,8 +60,7 @@ pub enum ChildObject {
 }
 
 /// The kinds of [`ChildObject`], in the order they are applied: namespaces first, then what
-/// pods need, then the workloads. `Role` and `RoleBinding` have no [`ChildObject`]: the
-/// planner plans none yet, but the operator still watches and prunes labelled ones.
+/// pods need, then the workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChildKind {
     /// `v1/Namespace`
@@ -75,10 +73,6 @@ pub enum ChildKind {
     LimitRange,
     /// `networking.k8s.io/v1/NetworkPolicy`
     NetworkPolicy,
-    /// `rbac.authorization.k8s.io/v1/Role`
-    Role,
-    /// `rbac.authorization.k8s.io/v1/RoleBinding`
-    RoleBinding,
     /// `v1/ConfigMap`
     ConfigMap,
     /// `apps/v1/Deployment`
@@ -89,14 +83,12 @@ pub enum ChildKind {
 
 impl ChildKind {
     /// Every kind, in apply order.
-    pub const ALL: [ChildKind; 10] = [
+    pub const ALL: [ChildKind; 8] = [
         ChildKind::Namespace,
         ChildKind::ServiceAccount,
         ChildKind::ResourceQuota,
         ChildKind::LimitRange,
         ChildKind::NetworkPolicy,
-        ChildKind::Role,
-        ChildKind::RoleBinding,
         ChildKind::ConfigMap,
         ChildKind::Deployment,
         ChildKind::CronJob,
@@ -110,8 +102,6 @@ impl ChildKind {
             ChildKind::ResourceQuota => ResourceQuota::KIND,
             ChildKind::LimitRange => LimitRange::KIND,
             ChildKind::NetworkPolicy => NetworkPolicy::KIND,
-            ChildKind::Role => Role::KIND,
-            ChildKind::RoleBinding => RoleBinding::KIND,
             ChildKind::ConfigMap => ConfigMap::KIND,
             ChildKind::Deployment => Deployment::KIND,
             ChildKind::CronJob => CronJob::KIND,

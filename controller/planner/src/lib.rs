@@ -39,11 +39,12 @@ pub mod templates;
 mod workflows;
 mod world;
 
+pub use build_workflow::count_runs;
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
 pub use governance::selector_matches;
 pub use slice::{tenant_slice, Catalog};
-pub use world::{ClosingRules, NamespacedName, Plan, TenantPlan, WorkloadState, World};
+pub use world::{ClosingRules, FinishedRun, NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
 use jiff::Timestamp;
 use kube_core::ResourceExt;
@@ -87,7 +88,7 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
         let billing = billing::tenant::plan(tenant, &workflow_decisions, &index, world.billing, instant);
         plan.billing_records.extend(billing.records.iter().map(|r| (r.name_any(), r.clone())));
         if scope == Scope::Everything {
-            tenant.plan_into(&workflow_decisions, &billing, &now, &mut plan);
+            tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);
         }
     }
     for (key, decision) in &workflow_decisions {

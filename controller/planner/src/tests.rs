@@ -95,15 +95,17 @@ fn a_running_workflow_is_ready_only_once_its_workload_runs() {
     let running = crate::WorkloadState {
         running: true,
         message: "Deployment: 1/1 replicas available".into(),
-        runs: Some(tenantry_api::workflow::RunCounts { succeeded: 3, failed: 1 }),
+        finished_runs: None,
         last_run_time: Some("2026-11-01T02:00:00Z".into()),
     };
+    world.workflows[0].status =
+        Some(WorkflowStatus { runs: Some(runs(3, 1, Some("2026-11-01T01:00:00Z"))), ..Default::default() });
     world.workloads.insert(key, running);
     let ready_now = status(&world);
     assert_eq!(format!("{:?}", ready(&ready_now.conditions).status), "True");
     assert_eq!(ready(&ready_now.conditions).reason, "Running");
     assert!(condition(&ready_now.conditions, "Reconciling").is_none(), "converged");
-    assert_eq!(ready_now.runs, Some(tenantry_api::workflow::RunCounts { succeeded: 3, failed: 1 }));
+    assert_eq!(ready_now.runs, Some(runs(3, 1, Some("2026-11-01T01:00:00Z"))), "kept while Jobs are not observed");
     assert_eq!(ready_now.last_run_time.as_deref(), Some("2026-11-01T02:00:00Z"));
 }
 
@@ -484,8 +486,25 @@ fn transition_time_moves_only_when_the_status_flips() {
 }
 
 #[test]
+fn first_value_time_waits_for_a_workflow_to_run() {
+    let mut world = fleet();
+    let planned = plan(&world, now());
+    assert_eq!(workflow_status(&planned, "tenant-shop", "orders").phase, Some(WorkflowPhase::Running));
+    assert_eq!(planned.tenants["shop"].first_value_time, None, "planned to run is not running");
+    let applied =
+        crate::WorkloadState { running: false, message: "0/1 replicas available".into(), ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), applied);
+    assert_eq!(plan(&world, now()).tenants["shop"].first_value_time, None, "applied, not running yet");
+    world.workloads.get_mut(&("tenant-shop".to_string(), "orders".to_string())).expect("workload").running = true;
+    let ready = plan(&world, at("2026-11-01T09:00:00Z"));
+    assert_eq!(ready.tenants["shop"].first_value_time.as_deref(), Some("2026-11-01T09:00:00Z"));
+}
+
+#[test]
 fn first_value_time_is_kept_once_set() {
     let mut world = fleet();
+    let running = crate::WorkloadState { running: true, ..Default::default() };
+    world.workloads.insert(("tenant-shop".to_string(), "orders".to_string()), running);
     let first = plan(&world, now());
     assert_eq!(first.tenants["shop"].first_value_time.as_deref(), Some("2026-11-01T08:00:00Z"));
     world.tenants[0].status = Some(first.tenants["shop"].clone());
@@ -588,4 +607,62 @@ fn approvals_name_a_workflow_generation_that_exists() {
     assert_eq!(reason("ok"), "Recorded");
     assert_eq!(reason("missing"), "UnknownWorkflow");
     assert_eq!(reason("early"), "FutureGeneration");
+}
+
+fn runs(succeeded: i64, failed: i64, through: Option<&str>) -> tenantry_api::workflow::RunCounts {
+    tenantry_api::workflow::RunCounts { succeeded, failed, counted_through: through.map(str::to_string) }
+}
+
+fn finished(scheduled: &str, succeeded: bool) -> crate::FinishedRun {
+    crate::FinishedRun { scheduled: at(scheduled), succeeded }
+}
+
+#[test]
+fn finished_runs_are_counted_once_and_never_uncounted() {
+    // The cluster holds three finished Jobs; nothing was counted before: all three count.
+    let held = [
+        finished("2026-11-01T02:00:00Z", true),
+        finished("2026-11-01T03:00:00Z", false),
+        finished("2026-11-01T04:00:00Z", true),
+    ];
+    let first = crate::count_runs(None, &held);
+    assert_eq!(first, runs(2, 1, Some("2026-11-01T04:00:00Z")));
+    // The same Jobs seen again: nothing new.
+    assert_eq!(crate::count_runs(Some(&first), &held), first);
+    // The history limit deleted the oldest and a new run finished: one more, none fewer.
+    let later = [held[1].clone(), held[2].clone(), finished("2026-11-01T05:00:00Z", true)];
+    assert_eq!(crate::count_runs(Some(&first), &later), runs(3, 1, Some("2026-11-01T05:00:00Z")));
+    // Every Job gone: the counts stay.
+    assert_eq!(crate::count_runs(Some(&first), &[]), first);
+    // Counts written before the watermark existed: kept, and everything held is added once.
+    assert_eq!(crate::count_runs(Some(&runs(5, 0, None)), &held[..1]), runs(6, 0, Some("2026-11-01T02:00:00Z")));
+}
+
+#[test]
+fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
+    let key = ("tenant-shop".to_string(), "orders".to_string());
+    let mut world = fleet();
+    world.workflows[0].spec.trigger = schedule("*/5 * * * *", None);
+    let observed = |jobs: Vec<crate::FinishedRun>| crate::WorkloadState {
+        running: true,
+        message: "CronJob scheduled".into(),
+        finished_runs: Some(jobs),
+        last_run_time: Some("2026-11-01T07:55:00Z".into()),
+    };
+    world.workloads.insert(key.clone(), observed(Vec::new()));
+    let none_yet = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(none_yet.runs, None, "no run has finished: nothing to write");
+    world.workloads.insert(key.clone(), observed(vec![finished("2026-11-01T07:50:00Z", true)]));
+    let first = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(first.runs, Some(runs(1, 0, Some("2026-11-01T07:50:00Z"))));
+    assert_eq!(first.last_run_time.as_deref(), Some("2026-11-01T07:55:00Z"));
+    world.workflows[0].status = Some(first);
+    let jobs = vec![finished("2026-11-01T07:50:00Z", true), finished("2026-11-01T07:55:00Z", false)];
+    world.workloads.insert(key.clone(), observed(jobs));
+    let second = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(second.runs, Some(runs(1, 1, Some("2026-11-01T07:55:00Z"))));
+    world.workflows[0].status = Some(second.clone());
+    world.workloads.insert(key, observed(Vec::new()));
+    let emptied = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
+    assert_eq!(emptied.runs, second.runs, "Jobs deleted by the history limits stay counted");
 }

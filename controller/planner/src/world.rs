@@ -4,7 +4,6 @@
 use crate::child::{Child, OwnerKey};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
-use tenantry_api::workflow::RunCounts;
 use tenantry_api::{
     Approval, ApprovalStatus, BillingRecord, GovernancePolicy, GovernancePolicyStatus, Partner, PartnerStatus,
     ServiceTier, ServiceTierStatus, Tenant, TenantStatus, Workflow, WorkflowStatus,
@@ -46,10 +45,21 @@ pub struct WorkloadState {
     pub running: bool,
     /// What the cluster says of it, in one line (`2/2 replicas available`).
     pub message: String,
-    /// Runs of a scheduled workflow, from its Jobs, when they are observed.
-    pub runs: Option<RunCounts>,
+    /// The finished Jobs of a scheduled workflow the cluster still holds, when its Jobs are
+    /// observed (`None` offline and for Deployments): counted into `status.runs` by
+    /// `build_workflow::count_runs`.
+    pub finished_runs: Option<Vec<FinishedRun>>,
     /// When its last run was scheduled (RFC 3339, UTC).
     pub last_run_time: Option<String>,
+}
+
+/// A finished Job of a scheduled workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedRun {
+    /// When the CronJob scheduled it (its creation, for a Job made by hand from the CronJob).
+    pub scheduled: jiff::Timestamp,
+    /// Whether it succeeded (`Complete`) rather than failed.
+    pub succeeded: bool,
 }
 
 /// Key of a namespaced object: namespace, then name.

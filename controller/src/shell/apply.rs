@@ -9,7 +9,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
@@ -28,8 +27,6 @@ pub fn api_resource(kind: ChildKind) -> ApiResource {
         ChildKind::ResourceQuota => ApiResource::erase::<ResourceQuota>(&()),
         ChildKind::LimitRange => ApiResource::erase::<LimitRange>(&()),
         ChildKind::NetworkPolicy => ApiResource::erase::<NetworkPolicy>(&()),
-        ChildKind::Role => ApiResource::erase::<Role>(&()),
-        ChildKind::RoleBinding => ApiResource::erase::<RoleBinding>(&()),
         ChildKind::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
         ChildKind::Deployment => ApiResource::erase::<Deployment>(&()),
         ChildKind::CronJob => ApiResource::erase::<CronJob>(&()),
@@ -39,42 +36,6 @@ pub fn api_resource(kind: ChildKind) -> ApiResource {
 /// Whether a kind is namespaced.
 pub fn namespaced(kind: ChildKind) -> bool {
     kind != ChildKind::Namespace
-}
-
-/// Fields the API server serves, where older supported versions lack some.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerFeatures {
-    /// CronJob `spec.timeZone` (Kubernetes 1.25 and later; 1.24 drops it).
-    pub cronjob_time_zone: bool,
-}
-
-impl Default for ServerFeatures {
-    fn default() -> Self {
-        ServerFeatures { cronjob_time_zone: true }
-    }
-}
-
-impl ServerFeatures {
-    /// What a server of version `major.minor` serves. Minor versions may carry a suffix
-    /// (`24+` on some managed clusters).
-    pub fn for_version(major: &str, minor: &str) -> Self {
-        let minor: u32 = minor.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(u32::MAX);
-        let newer_major = major.trim() != "1";
-        ServerFeatures { cronjob_time_zone: newer_major || minor >= 25 }
-    }
-
-    /// The manifest of `child` as this server can hold it: fields it does not serve are left
-    /// out, so they are neither sent nor expected back (expecting them would re-apply the
-    /// object on every reconcile).
-    pub fn manifest(&self, child: &Child) -> Value {
-        let mut manifest = child.object.to_manifest().unwrap_or(Value::Null);
-        if !self.cronjob_time_zone && child.object.kind() == ChildKind::CronJob {
-            if let Some(spec) = manifest.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.remove("timeZone");
-            }
-        }
-        manifest
-    }
 }
 
 /// An object of a managed kind as observed in the cluster.
@@ -138,7 +99,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
         return Some(WorkloadState {
             running: current && condition && updated >= desired && available >= desired,
             message: format!("Deployment: {available}/{desired} replicas available, {updated} updated"),
-            runs: None,
+            finished_runs: None,
             last_run_time: None,
         });
     }
@@ -148,7 +109,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
     Some(WorkloadState {
         running: !suspended,
         message: if suspended { "CronJob suspended".into() } else { format!("CronJob scheduled ({schedule})") },
-        runs: None,
+        finished_runs: None,
         last_run_time: cron_job.data.pointer("/status/lastScheduleTime").and_then(Value::as_str).map(str::to_string),
     })
 }
@@ -187,7 +148,6 @@ pub fn decide(
     observed: &[Observed],
     frozen: &BTreeSet<OwnerKey>,
     owners: &BTreeSet<String>,
-    features: ServerFeatures,
 ) -> Vec<Step> {
     let by_reference: BTreeMap<ChildRef, &Observed> = observed.iter().map(|o| (o.reference.clone(), o)).collect();
     let mut wanted = BTreeSet::new();
@@ -199,7 +159,7 @@ pub fn decide(
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
         };
-        let manifest = features.manifest(child);
+        let manifest = child.object.to_manifest().unwrap_or(Value::Null);
         let up_to_date = by_reference.get(&reference).map(|o| contains(&o.manifest, &manifest)).unwrap_or(false);
         if !up_to_date {
             steps.push(Step::Apply(Box::new(child.clone())));
@@ -261,10 +221,8 @@ fn same_quantity(a: &str, b: &str) -> bool {
 /// The result of one step.
 #[derive(Debug)]
 pub struct StepResult {
-    /// The step.
+    /// The step (an apply carries the owner to report a refusal on).
     pub step: Step,
-    /// The owner to report a failure on.
-    pub owner: Option<OwnerKey>,
     /// The API server's refusal, if any.
     pub error: Option<kube::Error>,
 }
@@ -280,36 +238,34 @@ fn api(client: &Client, kind: ChildKind, namespace: &str) -> Api<DynamicObject> 
 
 /// Carries out the steps in order. A refused step is reported and the others still run, so
 /// one bad object holds up nothing else.
-pub async fn execute(client: &Client, steps: Vec<Step>, features: ServerFeatures) -> Vec<StepResult> {
+pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
     let mut results = Vec::with_capacity(steps.len());
     for step in steps {
-        let (owner, outcome) = match &step {
+        let outcome = match &step {
             Step::Apply(child) => {
                 let meta = child.object.meta();
                 let name = meta.name.clone().unwrap_or_default();
                 let namespace = meta.namespace.clone().unwrap_or_default();
-                let outcome = api(client, child.object.kind(), &namespace)
-                    .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(features.manifest(child)))
+                let manifest = child.object.to_manifest().unwrap_or(Value::Null);
+                api(client, child.object.kind(), &namespace)
+                    .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(manifest))
                     .await
-                    .map(|_| ());
-                (Some(child.owner.clone()), outcome)
+                    .map(|_| ())
             }
             Step::Prune { reference, uid } => {
                 let params = DeleteParams {
                     preconditions: uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
                     ..DeleteParams::background()
                 };
-                let outcome =
-                    match api(client, reference.kind, &reference.namespace).delete(&reference.name, &params).await {
-                        Ok(_) => Ok(()),
-                        // Already gone: the goal is reached.
-                        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-                        Err(e) => Err(e),
-                    };
-                (None, outcome)
+                match api(client, reference.kind, &reference.namespace).delete(&reference.name, &params).await {
+                    Ok(_) => Ok(()),
+                    // Already gone: the goal is reached.
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                    Err(e) => Err(e),
+                }
             }
         };
-        results.push(StepResult { step, owner, error: outcome.err() });
+        results.push(StepResult { step, error: outcome.err() });
     }
     results
 }
@@ -366,14 +322,14 @@ mod tests {
     fn an_up_to_date_cluster_needs_no_write() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
     }
 
     #[test]
     fn missing_objects_are_applied() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().skip(1).map(as_stored).collect();
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
         assert_eq!(steps, vec![Step::Apply(Box::new(plan.children[0].clone()))]);
     }
 
@@ -383,7 +339,7 @@ mod tests {
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         let deployment = observed.iter_mut().find(|o| o.reference.kind == ChildKind::Deployment).expect("deployment");
         deployment.manifest["spec"]["replicas"] = json!(7);
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
         assert_eq!(steps.len(), 1);
         assert!(matches!(&steps[0], Step::Apply(child) if child.object.kind() == ChildKind::Deployment));
     }
@@ -393,31 +349,7 @@ mod tests {
         let plan = planned();
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         observed[0].manifest["metadata"]["labels"]["team"] = json!("payments");
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
-    }
-
-    #[test]
-    fn a_field_the_server_does_not_serve_is_neither_sent_nor_expected() {
-        let mut world = fleet();
-        world.workflows[0].spec.trigger = fixtures::schedule("0 2 * * *", Some("Europe/Berlin"));
-        let plan = plan(&world, jiff::Timestamp::UNIX_EPOCH);
-        let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
-        for object in &mut observed {
-            if object.reference.kind == ChildKind::CronJob {
-                object.manifest["spec"].as_object_mut().expect("spec").remove("timeZone");
-            }
-        }
-        let old_server = ServerFeatures::for_version("1", "24+");
-        assert!(!old_server.cronjob_time_zone);
-        assert_eq!(
-            decide(&plan.children, &observed, &plan.frozen, &owners(), old_server),
-            vec![],
-            "1.24 drops timeZone"
-        );
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::for_version("1", "30"));
-        assert_eq!(steps.len(), 1, "a 1.30 server holds timeZone, so its absence is drift");
-        let cron_job = plan.children.iter().find(|c| c.object.kind() == ChildKind::CronJob).expect("cron job");
-        assert!(old_server.manifest(cron_job)["spec"].get("timeZone").is_none());
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
     }
 
     #[test]
@@ -442,15 +374,11 @@ mod tests {
         leftover.reference.name = "deleted-workflow".into();
         leftover.owner = Some(OwnerKey::Workflow { namespace: "tenant-shop".into(), name: "deleted-workflow".into() });
         observed.push(leftover.clone());
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
         assert_eq!(steps, vec![Step::Prune { reference: leftover.reference.clone(), uid: leftover.uid.clone() }]);
 
         let frozen = BTreeSet::from([leftover.owner.clone().expect("owner")]);
-        assert_eq!(
-            decide(&plan.children, &observed, &frozen, &owners(), ServerFeatures::default()),
-            vec![],
-            "a frozen owner's children stay"
-        );
+        assert_eq!(decide(&plan.children, &observed, &frozen, &owners()), vec![], "a frozen owner's children stay");
     }
 
     #[test]
@@ -464,7 +392,7 @@ mod tests {
         unlabelled.reference.name = "not-ours".into();
         unlabelled.owner = None;
         observed.push(unlabelled);
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
     }
 
     /// A relisted object: list responses carry no apiVersion or kind in their items.
@@ -484,7 +412,7 @@ mod tests {
                 Observed::from_dynamic(child.object.kind(), &object)
             })
             .collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
     }
 
     #[test]
@@ -501,7 +429,7 @@ mod tests {
         let mut ours = template;
         ours.reference.name = "left-over".into();
         observed.extend([copied_labels, other_owner, ours.clone()]);
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners(), ServerFeatures::default());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
         assert_eq!(steps, vec![Step::Prune { reference: ours.reference, uid: ours.uid }], "only our own leftover goes");
     }
 

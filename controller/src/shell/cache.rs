@@ -7,11 +7,13 @@ use super::billing::{self, RecordIndex};
 use super::error::{is_transient, is_transient_status};
 use super::http::ProbeState;
 use super::index::{ChildRef, FleetIndex};
+use super::jobs::{self, JobEvents, JobRuns};
 use super::metrics::{Metrics, WatchLabels};
 use crate::api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -47,6 +49,8 @@ pub struct Caches {
     pub billing_records: Store<BillingRecord>,
     /// Which records each tenant has.
     pub record_index: RecordIndex,
+    /// The runs of scheduled workflows, from their Jobs.
+    pub job_runs: JobRuns,
 }
 
 /// Tenantry objects that are stored but do not decode (say, written under an older schema),
@@ -194,7 +198,11 @@ impl Catalog for Caches {
             self.children.get(&kind).and_then(|store| store.get(&object_ref(&reference)))
         };
         let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
-        super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())
+        let mut state = super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())?;
+        if deployment.is_none() {
+            state.finished_runs = self.job_runs.finished(namespace, name);
+        }
+        Some(state)
     }
     fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord> {
         billing::records_of(self, tenant)
@@ -265,6 +273,7 @@ impl Caches {
                 world.billing_records.iter().for_each(|r| index.insert(r));
                 index
             },
+            job_runs: JobRuns::default(),
         }
     }
 }
@@ -380,19 +389,8 @@ where
     reflector::reflector(writer, stream)
 }
 
-/// The managed kinds the planner plans, and so the kinds watched. Role and RoleBinding are
-/// not planned (governance will bring them back): watching them would only cost a list and
-/// the RBAC to read them.
-pub const WATCHED_CHILDREN: [ChildKind; 8] = [
-    ChildKind::Namespace,
-    ChildKind::ServiceAccount,
-    ChildKind::ResourceQuota,
-    ChildKind::LimitRange,
-    ChildKind::NetworkPolicy,
-    ChildKind::ConfigMap,
-    ChildKind::Deployment,
-    ChildKind::CronJob,
-];
+/// The managed kinds, all watched: every kind the planner plans.
+pub const WATCHED_CHILDREN: [ChildKind; 8] = ChildKind::ALL;
 
 /// Seconds after which the API server ends each watch; the watcher resumes it from the last
 /// resource version (no relist). Shorter than the client's read timeout, so an idle watch is
@@ -538,6 +536,24 @@ impl Feeds<'_> {
     }
 }
 
+impl Feeds<'_> {
+    /// Watches the Jobs of scheduled workflows (by the labels on their CronJobs' job
+    /// templates) for their runs. Not a cache the controllers wait for: until the Jobs are
+    /// listed, the run counts in statuses are left as they are.
+    fn jobs(&self, watches: &mut Watches) {
+        let api = Api::<DynamicObject>::all_with(self.client.clone(), &kube::core::ApiResource::erase::<Job>(&()));
+        let events = watcher(api, watch_config().labels(&jobs::selector())).default_backoff();
+        let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
+        let mut runs = JobEvents::new(caches.job_runs.clone());
+        let task = drain(events, "Job".to_string(), self.health.clone(), move |event| {
+            for namespace in runs.handle(event) {
+                triggers.tenants(caches.index().tenants_in_namespace(&namespace));
+            }
+        });
+        watches.spawn("Job".to_string(), task);
+    }
+}
+
 /// Builds the caches and spawns one watch task per kind into `watches`. Returns the caches
 /// at once; they fill as the watches list.
 pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: &mut Watches) -> Caches {
@@ -558,6 +574,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     }
     let undecodable = Undecodables::default();
     let record_index = RecordIndex::default();
+    let job_runs = JobRuns::default();
     let caches = Caches {
         partners,
         tiers,
@@ -570,6 +587,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
         undecodable,
         billing_records,
         record_index,
+        job_runs,
     };
     let feeds = Feeds { client, caches: caches.clone(), triggers, health };
     let ignore = |_: &Caches, _: &Triggers, _: &DynamicObject| {};
@@ -583,6 +601,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     for (kind, writer) in child_writers {
         feeds.child_kind(watches, kind, writer);
     }
+    feeds.jobs(watches);
     caches
 }
 

@@ -7,6 +7,7 @@ use super::error::Error;
 use super::http::Heartbeat;
 use super::metrics::{FleetLabels, KindLabels, Metrics, RateLabels, RevenueLabels};
 use super::reconcile::{sync_status, Context};
+use crate::api::conditions::READY;
 use crate::api::{Workflow, WorkflowPhase};
 use crate::planner::{self, World};
 use kube::ResourceExt;
@@ -159,7 +160,7 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
         let ready = tenant
             .status
             .as_ref()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
             .map(|c| format!("{:?}", c.status))
             .unwrap_or_else(|| "Unknown".into());
         *tenants.entry((tenant.spec.partner_ref.clone(), ready)).or_default() += 1;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fleet;
 pub mod http;
 pub mod index;
+pub mod jobs;
 pub mod lease;
 pub mod metrics;
 pub mod operator;

@@ -6,7 +6,6 @@
 //! controllers at once and competes again as a follower in the same process: a single
 //! replica heals itself after an API server outage, and never lingers leaderless.
 
-use super::apply::ServerFeatures;
 use super::cache::{self, Triggers, WatchHealth, Watches};
 use super::error::{Error, RunError};
 use super::fleet;
@@ -101,23 +100,6 @@ pub async fn check_crds(client: &Client) -> Result<(), RunError> {
     }
 }
 
-/// What the API server serves, from its version; everything when the version is unknown.
-async fn server_features(client: &Client) -> ServerFeatures {
-    match client.apiserver_version().await {
-        Ok(info) => {
-            let features = ServerFeatures::for_version(&info.major, &info.minor);
-            if !features.cronjob_time_zone {
-                tracing::warn!(version = %info.git_version, "this API server ignores CronJob timeZone: schedules run in the controller manager's time zone");
-            }
-            features
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the API server version; assuming a current one");
-            ServerFeatures::default()
-        }
-    }
-}
-
 /// A shutdown future resolved by SIGTERM or Ctrl-C.
 pub fn signals() -> Shutdown {
     async {
@@ -200,12 +182,14 @@ pub async fn controllers(
         };
         tracing::info!(%partners, concurrency = options.concurrency, "caches filled; reconciling");
         probes.caches_synced.store(true, Ordering::Relaxed);
-        let features = server_features(&client).await;
-        let context = Arc::new(
-            Context::new(client.clone(), caches.clone(), metrics.clone(), options.partners.clone(), options.instance.clone())
-                .with_features(features)
-                .with_billing_rules(options.billing),
-        );
+        let context = Arc::new(Context::new(
+            client.clone(),
+            caches.clone(),
+            metrics.clone(),
+            options.partners.clone(),
+            options.instance.clone(),
+        )
+        .with_billing_rules(options.billing));
         let tenants = tenant_controller(&client, options, context.clone(), tenant_trigger_stream, health, shutdown.clone());
         let fleet = fleet::run(context, triggers.fleet.clone(), probes.controllers.clone(), shutdown.clone());
         tokio::select! {

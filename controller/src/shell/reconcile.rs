@@ -2,11 +2,12 @@
 //! `tenantry plan` uses, apply and prune its children, patch the statuses that changed and
 //! record Events. Deleting a tenant removes its workloads, then its namespace.
 
-use super::apply::{self, ServerFeatures, Step, FIELD_MANAGER};
+use super::apply::{self, Step, FIELD_MANAGER};
 use super::billing;
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::Metrics;
+use crate::api::conditions::{reason, READY, RECONCILING, STALLED};
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
 use crate::planner::{self, ChildKind, OwnerKey, TenantPlan};
@@ -52,8 +53,6 @@ pub struct Context {
     pub recorder: Recorder,
     /// Partners this operator serves; empty serves all.
     pub partners: BTreeSet<String>,
-    /// Fields the API server serves.
-    pub features: ServerFeatures,
     /// The namespace the operator runs in, which no tenant may claim.
     pub operator_namespace: String,
     /// When open BillingRecords move and close.
@@ -80,7 +79,6 @@ impl Context {
             caches,
             metrics,
             partners,
-            features: ServerFeatures::default(),
             operator_namespace: operator_namespace(),
             billing: planner::ClosingRules::default(),
             clock: jiff::Timestamp::now,
@@ -103,12 +101,6 @@ impl Context {
     /// The same context, for an operator running in `namespace`.
     pub fn with_operator_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.operator_namespace = namespace.into();
-        self
-    }
-
-    /// The same context, for a server that serves `features`.
-    pub fn with_features(mut self, features: ServerFeatures) -> Self {
-        self.features = features;
         self
     }
 
@@ -329,7 +321,7 @@ impl Setback {
     fn refusal(object: &str, error: &kube::Error) -> Self {
         let permanent = apply::refusal_is_permanent(error);
         Setback {
-            reason: if permanent { "ApplyFailed" } else { "Retrying" }.into(),
+            reason: if permanent { reason::APPLY_FAILED } else { reason::RETRYING }.into(),
             message: format!("{object}: {}", server_message(error)),
             permanent,
         }
@@ -364,7 +356,7 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     if reserved_namespace(&namespace, &ctx.operator_namespace) {
         let message =
             format!("namespace '{namespace}' is reserved: the operator runs there; name another in spec.namespace");
-        return Ok(Some(Setback { reason: "ReservedNamespace".into(), message, permanent: true }));
+        return Ok(Some(Setback { reason: reason::RESERVED_NAMESPACE.into(), message, permanent: true }));
     }
     // Objects read from the API server always have a UID; the planner sets the owner
     // reference from it.
@@ -384,7 +376,7 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     let message = format!(
         "namespace '{namespace}' already exists and was not created for this tenant; tenantry never adopts a namespace: name another in spec.namespace"
     );
-    Ok(Some(Setback { reason: "NamespaceExists".into(), message, permanent: true }))
+    Ok(Some(Setback { reason: reason::NAMESPACE_EXISTS.into(), message, permanent: true }))
 }
 
 /// Whether a namespace was created now, or existed (with the controller UID it carries).
@@ -398,7 +390,7 @@ enum Created {
 async fn create_namespace(child: &planner::Child, ctx: &Context) -> Result<Created, Error> {
     let name = child.object.meta().name.clone().unwrap_or_default();
     let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &apply::api_resource(ChildKind::Namespace));
-    let object: DynamicObject = serde_json::from_value(ctx.features.manifest(child))
+    let object: DynamicObject = serde_json::from_value(child.object.to_manifest().unwrap_or_default())
         .map_err(|e| Error::kube(format!("encoding namespace {name}"), kube::Error::SerdeError(e)))?;
     let params = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
     match api.create(&params, &object).await {
@@ -461,12 +453,12 @@ async fn write_children(
     ctx: &Context,
 ) -> BTreeMap<OwnerKey, Setback> {
     let observed = ctx.caches.observed_children(name);
-    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners, ctx.features);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners);
     if !steps.is_empty() {
         tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
     }
     let mut setbacks: BTreeMap<OwnerKey, Setback> = BTreeMap::new();
-    for result in apply::execute(&ctx.client, steps, ctx.features).await {
+    for result in apply::execute(&ctx.client, steps).await {
         match (&result.step, &result.error) {
             (Step::Apply(child), None) => {
                 Metrics::kind(&ctx.metrics.applies, child.object.kind().name()).inc();
@@ -522,7 +514,7 @@ async fn write_statuses(
             let previous = workflow.status.as_ref();
             // What was refused or withheld is not what runs: the deployed generation stays.
             status.deployed_generation = previous.and_then(|s| s.deployed_generation);
-            if setback.reason == "NamespaceExists" {
+            if setback.reason == reason::NAMESPACE_EXISTS {
                 // It cannot run at all, not merely this generation.
                 status.phase = Some(WorkflowPhase::Blocked);
                 status.reason = Some(setback.reason.clone());
@@ -559,15 +551,15 @@ fn mark_refused(
         updated.set(&condition.type_, condition.status, &condition.reason, condition.message.clone());
     }
     let message = match setback.reason.as_str() {
-        "ApplyFailed" => format!("the API server refused: {}", setback.message),
-        "Retrying" => format!("the API server did not accept it yet; retrying: {}", setback.message),
+        reason::APPLY_FAILED => format!("the API server refused: {}", setback.message),
+        reason::RETRYING => format!("the API server did not accept it yet; retrying: {}", setback.message),
         _ => setback.message.clone(),
     };
-    updated.set("Ready", ConditionStatus::False, &setback.reason, message.clone());
+    updated.set(READY, ConditionStatus::False, &setback.reason, message.clone());
     if setback.permanent {
-        updated.set("Stalled", ConditionStatus::True, &setback.reason, message);
+        updated.set(STALLED, ConditionStatus::True, &setback.reason, message);
     } else {
-        updated.set("Reconciling", ConditionStatus::True, &setback.reason, message);
+        updated.set(RECONCILING, ConditionStatus::True, &setback.reason, message);
     }
     *conditions = updated.finish();
 }
@@ -579,7 +571,7 @@ async fn setback_event<K: Resource<DynamicType = ()>>(
     setback: &Setback,
     ctx: &Context,
 ) {
-    let ready = previous.unwrap_or_default().iter().find(|c| c.type_ == "Ready");
+    let ready = previous.unwrap_or_default().iter().find(|c| c.type_ == READY);
     if ready.is_some_and(|c| c.reason == setback.reason) {
         return;
     }
@@ -603,8 +595,8 @@ pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
         object.error
     );
     let mut conditions = Conditions::new(&object.conditions, &now, object.generation);
-    conditions.set("Ready", ConditionStatus::False, "InvalidSpec", message.clone());
-    conditions.set("Stalled", ConditionStatus::True, "InvalidSpec", message.clone());
+    conditions.set(READY, ConditionStatus::False, reason::INVALID_SPEC, message.clone());
+    conditions.set(STALLED, ConditionStatus::True, reason::INVALID_SPEC, message.clone());
     let conditions = conditions.finish();
     if object.conditions == conditions {
         return;
@@ -632,7 +624,7 @@ pub async fn report_undecodable<K: Resource<DynamicType = ()>>(
             };
             let event = Event {
                 type_: EventType::Warning,
-                reason: "InvalidSpec".into(),
+                reason: reason::INVALID_SPEC.into(),
                 note: Some(message),
                 action: "Reconcile".into(),
                 secondary: None,
@@ -705,7 +697,7 @@ async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
         return;
     }
     let reason = status.reason.clone().unwrap_or_default();
-    let message = status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.message.clone()).unwrap_or_default();
+    let message = status.conditions.iter().find(|c| c.type_ == READY).map(|c| c.message.clone()).unwrap_or_default();
     let (type_, event) = match status.phase {
         Some(WorkflowPhase::Running) => (EventType::Normal, "WorkflowDeployed"),
         Some(WorkflowPhase::Held) => (EventType::Warning, "WorkflowHeld"),
@@ -742,7 +734,7 @@ async fn clean_up(tenant: &Tenant, ctx: &Context) -> Result<Cleanup, Error> {
         .filter(|o| o.controller_uid.as_ref().is_some_and(|uid| owners.contains(uid)))
         .map(|o| Step::Prune { reference: o.reference, uid: o.uid })
         .collect();
-    for result in apply::execute(&ctx.client, workloads, ctx.features).await {
+    for result in apply::execute(&ctx.client, workloads).await {
         if let Some(error) = result.error {
             return Err(Error::kube(format!("removing the workloads of tenant {name}"), error));
         }
