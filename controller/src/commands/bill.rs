@@ -327,10 +327,10 @@ mod tests {
             numbers(invoices(&books, period, false).unwrap()),
             vec![
                 ("ACME-2026-10-0001".to_string(), InvoiceStatus::Final),
-                ("ACME-2026-10-0004".to_string(), InvoiceStatus::Final),
+                ("ACME-2026-10-0003".to_string(), InvoiceStatus::Final),
                 ("B-2026-10-0001".to_string(), InvoiceStatus::Final),
             ],
-            "alpha, (idle bills nothing), mid is open, zeta; beta numbers on its own"
+            "alpha 1, idle bills nothing, mid 2 is open, zeta 3; beta numbers on its own"
         );
         let with_drafts = numbers(invoices(&books, period, true).unwrap());
         assert_eq!(with_drafts[1], ("ACME-2026-10-0002".to_string(), InvoiceStatus::Draft));

@@ -228,6 +228,49 @@ pub fn to_csv(reports: &[PartnerRevenue]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::BillingRecord;
+    use crate::commands::books;
+    use std::path::PathBuf;
+
+    fn example_books() -> Books {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+        books::from_dir(&dir, "2026-11-15T09:00:00Z".parse().unwrap()).expect("the example loads")
+    }
+
+    fn all_partners(books: &Books) -> Vec<PartnerRevenue> {
+        report(books, None, "2026-11".parse().unwrap(), 12).unwrap()
+    }
+
+    #[test]
+    fn planned_records_and_records_read_back_give_the_same_revenue() {
+        let planned = example_books();
+        let expected = all_partners(&planned);
+        assert!(expected.iter().any(|r| r.months.iter().any(|m| m.mrr > 0)), "the example has revenue");
+        // As a cluster lists them: JSON, in whatever order.
+        let json = serde_json::to_string(&planned.records).unwrap();
+        let mut listed: Vec<BillingRecord> = serde_json::from_str(&json).unwrap();
+        listed.reverse();
+        let from_json = Books { records: listed, ..planned.clone() };
+        assert_eq!(all_partners(&from_json), expected);
+        // As `kubectl get billingrecords -o yaml` into a directory, read by the loader.
+        let yaml: String =
+            planned.records.iter().map(|r| format!("---\n{}", serde_yaml::to_string(r).unwrap())).collect();
+        let loaded = crate::input::load_text(std::path::Path::new("records.yaml"), &yaml).expect("valid records");
+        let from_yaml = Books { records: loaded.world.billing_records, ..planned.clone() };
+        assert_eq!(all_partners(&from_yaml), expected);
+    }
+
+    #[test]
+    fn closed_records_in_the_directory_are_kept_as_they_are() {
+        let planned = example_books();
+        let mut world = crate::planner::World { partners: planned.partners.clone(), ..Default::default() };
+        // A closed record the directory carries is final, whatever the history now says.
+        let mut closed = planned.records.iter().find(|r| r.spec.period == "2026-10").unwrap().clone();
+        closed.spec.total = 1;
+        world.billing_records.push(closed.clone());
+        let books = books::from_plan(&world, &crate::planner::Plan::default());
+        assert_eq!(books.records, vec![closed]);
+    }
 
     #[test]
     fn basis_points_read_as_percentages() {
