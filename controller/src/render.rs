@@ -96,15 +96,15 @@ fn current_bill(plan: &Plan, tenant: &str) -> Option<String> {
     let status = record.status.as_ref();
     Some(match (status.and_then(|s| s.phase), status.and_then(|s| s.estimated_month_total)) {
         (Some(BillingPhase::Closed), _) => {
-            format!("bill {}: {} (Closed)", record.spec.period, money(record.spec.total))
+            format!("Bill {}: {} (Closed)", record.spec.period, money(record.spec.total))
         }
         (_, Some(estimate)) => format!(
-            "bill {}: {} so far (Open, estimate {} for the month)",
+            "Bill {}: {} so far (Open, estimate {} for the month)",
             record.spec.period,
             money(record.spec.total),
             money(estimate)
         ),
-        _ => format!("bill {}: {} so far (Open)", record.spec.period, money(record.spec.total)),
+        _ => format!("Bill {}: {} so far (Open)", record.spec.period, money(record.spec.total)),
     })
 }
 
