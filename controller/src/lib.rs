@@ -51,6 +51,7 @@
 pub use tenantry_api as api;
 pub use tenantry_planner as planner;
 
+pub mod commands;
 pub mod crdgen;
 pub mod input;
 pub mod render;

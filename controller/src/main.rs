@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tenantry::commands::{self, bill, books, chart, revenue as income};
 use tenantry::shell::lease::LeaseSettings;
 use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
 use tenantry::{crdgen, input, planner, render};
@@ -58,6 +59,98 @@ enum Command {
     ///   tenantry run --partner northbridge-erp --lease-name tenantry-northbridge --log-format json
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
+    /// Print one month's closed BillingRecords as invoices, one per tenant.
+    ///
+    /// Invoices are numbered per partner in tenant-name order under its invoicePrefix
+    /// (NB-FLOW-2026-11-0001), with its product name and currency; amounts in minor units and
+    /// with the currency's decimals. Reads a directory planned at --at, or the cluster.
+    ///
+    /// Examples:
+    ///   tenantry bill examples/gitops --period 2026-10 --at 2026-11-15T09:00:00Z
+    ///   tenantry bill --cluster --period 2026-10 -o json
+    ///
+    /// Exit codes: 0 printed, 1 invalid input, no record or none closed for the month, or the
+    /// cluster could not be read, 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Bill(BillArgs),
+    /// Print each partner's recurring revenue month by month: MRR, ARR, movements, accounts,
+    /// ARPA, attach rate, NRR, GRR and what was billed, with a chart.
+    ///
+    /// Examples:
+    ///   tenantry revenue examples/gitops --at 2026-11-15T09:00:00Z
+    ///   tenantry revenue --cluster --partner northbridge-erp --svg mrr.svg
+    ///
+    /// Exit codes: 0 printed, 1 invalid input, unknown partner or the cluster could not be
+    /// read, 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Revenue(RevenueArgs),
+}
+
+/// Where the billing commands read records from.
+#[derive(Args)]
+struct BooksArgs {
+    /// Directory of YAML manifests, planned at --at.
+    #[arg(required_unless_present = "cluster", conflicts_with = "cluster")]
+    dir: Option<PathBuf>,
+    /// Read BillingRecords, Partners and Tenants from the current kubeconfig's cluster (read-only).
+    #[arg(long)]
+    cluster: bool,
+    /// Instant to plan the directory at (RFC 3339); defaults to now. With --cluster, only
+    /// picks the current month.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+#[derive(Args)]
+struct BillArgs {
+    #[command(flatten)]
+    books: BooksArgs,
+    /// Month to invoice, YYYY-MM.
+    #[arg(long)]
+    period: String,
+    /// Also show the month's open records, marked as drafts.
+    #[arg(long)]
+    include_open: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = BillOutput::Csv)]
+    output: BillOutput,
+}
+
+#[derive(Args)]
+struct RevenueArgs {
+    #[command(flatten)]
+    books: BooksArgs,
+    /// Only this partner (all partners by default).
+    #[arg(long)]
+    partner: Option<String>,
+    /// Months shown, ending with the month of --at.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=120))]
+    months: u16,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = RevenueOutput::Table)]
+    output: RevenueOutput,
+    /// Also write an SVG bar chart of monthly MRR to FILE (one partner: pass --partner when
+    /// there are several).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BillOutput {
+    /// One row per invoice line.
+    Csv,
+    /// An array of invoices with their lines.
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RevenueOutput {
+    /// A table and a chart per partner.
+    Table,
+    /// An array of partners with their months.
+    Json,
+    /// One row per partner and month.
+    Csv,
 }
 
 #[derive(Args)]
@@ -136,6 +229,8 @@ fn main() -> ExitCode {
         },
         Command::Plan { dir, at, output } => plan(dir, at, output),
         Command::Run(args) => run(args),
+        Command::Bill(args) => bill(args),
+        Command::Revenue(args) => revenue(args),
     }
 }
 
@@ -241,4 +336,112 @@ fn plan(dir: PathBuf, at: Option<String>, output: Output) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The records of the directory planned at `at`, or of the cluster.
+fn read_books(args: &BooksArgs) -> Result<(books::Books, jiff::Timestamp), ExitCode> {
+    let now = commands::instant(args.at.as_deref()).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    let Some(dir) = args.dir.as_ref().filter(|_| !args.cluster) else {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let listed = runtime
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+            .and_then(|rt| rt.block_on(books::from_cluster()).map_err(|e| e.to_string()));
+        return listed.map(|b| (b, now)).map_err(|e| {
+            eprintln!("error: cannot read BillingRecords, Partners and Tenants from the cluster: {e}");
+            ExitCode::from(EXIT_INVALID_INPUT)
+        });
+    };
+    if !dir.is_dir() {
+        eprintln!("error: '{}' is not a directory", dir.display());
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    books::from_dir(dir, now).map(|b| (b, now)).map_err(|errors| {
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        eprintln!("{} input error(s); nothing was billed", errors.len());
+        ExitCode::from(EXIT_INVALID_INPUT)
+    })
+}
+
+fn bill(args: BillArgs) -> ExitCode {
+    let period = match args.period.parse::<planner::billing::Period>() {
+        Ok(period) => period,
+        Err(e) => {
+            eprintln!("error: --period: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let (books, _) = match read_books(&args.books) {
+        Ok(read) => read,
+        Err(code) => return code,
+    };
+    let invoices = match bill::invoices(&books, period, args.include_open) {
+        Ok(invoices) => invoices,
+        Err(nothing) => {
+            eprintln!("error: {nothing}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    match args.output {
+        BillOutput::Csv => print!("{}", bill::to_csv(&invoices)),
+        BillOutput::Json => match bill::to_json(&invoices) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot render the invoices: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    ExitCode::SUCCESS
+}
+
+fn revenue(args: RevenueArgs) -> ExitCode {
+    let (books, now) = match read_books(&args.books) {
+        Ok(read) => read,
+        Err(code) => return code,
+    };
+    let through = planner::billing::Period::containing(now);
+    let reports = match income::report(&books, args.partner.as_deref(), through, usize::from(args.months)) {
+        Ok(reports) => reports,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    if let Some(path) = &args.svg {
+        let [report] = reports.as_slice() else {
+            eprintln!("error: --svg charts one partner; add --partner (one of: {})", partner_names(&reports));
+            return ExitCode::from(EXIT_USAGE);
+        };
+        if let Err(e) = std::fs::write(path, chart::svg(report)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let open = through.to_string();
+    let printed = match args.output {
+        RevenueOutput::Table => {
+            Ok(reports.iter().map(|r| income::table(r, Some(&open))).collect::<Vec<_>>().join("\n"))
+        }
+        RevenueOutput::Json => income::to_json(&reports).map_err(|e| e.to_string()),
+        RevenueOutput::Csv => Ok(income::to_csv(&reports)),
+    };
+    match printed {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot render the revenue: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn partner_names(reports: &[income::PartnerRevenue]) -> String {
+    reports.iter().map(|r| r.partner.as_str()).collect::<Vec<_>>().join(", ")
 }

@@ -1,8 +1,10 @@
 //! Turns a plan into what `tenantry plan` prints: a table per tenant for people, or the
 //! manifests as YAML or JSON for `kubectl apply -f -`.
 
+use crate::api::billing::BillingPhase;
 use crate::api::conditions::{reason, READY};
 use crate::api::{Condition, ConditionStatus, Tenant};
+use crate::planner::billing::Currency;
 use crate::planner::{Plan, World};
 use kube::ResourceExt;
 use std::fmt::Write;
@@ -72,10 +74,38 @@ fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan
     if ready_status != "True" {
         problems.push(format!("Tenant/{name}: {message}"));
     }
+    if let Some(line) = current_bill(plan, &name) {
+        let _ = writeln!(out, "  {line}");
+    }
     // A tenant that lost its namespace to an older one lists none of the workflows there.
     if plan.namespace_owners.get(&namespace) == Some(&name) {
         workflow_rows(out, problems, world, plan, &namespace);
     }
+}
+
+/// The tenant's latest bill in one line: the month, the total so far, Open or Closed, and
+/// while open the estimate for the whole month.
+fn current_bill(plan: &Plan, tenant: &str) -> Option<String> {
+    let record = plan
+        .billing_records
+        .values()
+        .filter(|r| r.spec.tenant_ref == tenant)
+        .max_by(|a, b| a.spec.period.cmp(&b.spec.period))?;
+    let currency = Currency::new(&record.spec.currency);
+    let money = |amount: i64| format!("{} {}", currency.format(amount), record.spec.currency);
+    let status = record.status.as_ref();
+    Some(match (status.and_then(|s| s.phase), status.and_then(|s| s.estimated_month_total)) {
+        (Some(BillingPhase::Closed), _) => {
+            format!("Bill {}: {} (Closed)", record.spec.period, money(record.spec.total))
+        }
+        (_, Some(estimate)) => format!(
+            "Bill {}: {} so far (Open, estimate {} for the month)",
+            record.spec.period,
+            money(record.spec.total),
+            money(estimate)
+        ),
+        _ => format!("Bill {}: {} so far (Open)", record.spec.period, money(record.spec.total)),
+    })
 }
 
 /// A row for each workflow in `namespace`: its category, trigger, phase and reason.
