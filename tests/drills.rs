@@ -685,7 +685,7 @@ fn children_expected(tenants: &[String]) -> BTreeSet<(String, String, String)> {
         let namespace = format!("tenant-{tenant}");
         expected.insert(("Namespace".to_string(), String::new(), namespace.clone()));
         for (kind, name) in [
-            ("ServiceAccount", "workflow-runner"),
+            ("ServiceAccount", "tenantry-runner"),
             ("ResourceQuota", "tenantry-quota"),
             ("LimitRange", "tenantry-limits"),
             ("NetworkPolicy", "tenantry-isolation"),

@@ -39,6 +39,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// ended by the server every [`cache::WATCH_TIMEOUT_SECONDS`] (40 s) and resumed, so an
 /// idle watch never hits this; a connection that went dead is noticed within it.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stop waits for the reconciles in flight before it drops them: well inside the
+/// 30 s a kubelet gives a pod between SIGTERM and SIGKILL, so the lease is still released.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// What the controllers are told.
 #[derive(Debug, Clone)]
@@ -192,9 +195,18 @@ pub async fn controllers(
         .with_billing_rules(options.billing));
         let tenants = tenant_controller(&client, options, context.clone(), tenant_trigger_stream, health, shutdown.clone());
         let fleet = fleet::run(context, triggers.fleet.clone(), probes.controllers.clone(), shutdown.clone());
+        let overdue = async {
+            shutdown.clone().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
         tokio::select! {
             _ = futures::future::join(tenants, fleet) => Ok(()),
             (kind, how) = watches.ended() => Err(RunError::WatchEnded { kind, reason: how }),
+            _ = overdue => {
+                // Dropping the controllers cancels what is in flight; every write is idempotent.
+                tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "reconciles still in flight at the end of the grace period; stopping them");
+                Ok(())
+            }
         }
     }
     .await;
