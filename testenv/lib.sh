@@ -1,5 +1,6 @@
 # Shared settings and helpers of the testenv scripts. Sourced, never run.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings here are used by the scripts that source it
 
 TESTENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
