@@ -57,8 +57,8 @@ fn forbid_nulls(schema: &mut JSONSchemaProps) {
 }
 
 /// A closed BillingRecord is never rewritten: once its status says Closed, neither spec nor
-/// status may change. Kubernetes enforces this from 1.25 (CEL validation rules); on 1.24 the
-/// API server ignores the rule and the operator's own guard is what holds.
+/// status may change. Every supported Kubernetes version (1.30 and later) enforces the CEL
+/// rule, even against a cluster admin; the operator never writes a closed record either.
 fn freeze_closed_bills(crd: &mut CustomResourceDefinition) {
     for version in &mut crd.spec.versions {
         if let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
