@@ -88,8 +88,13 @@ impl Error {
     }
 
     /// Whether retrying is expected to succeed without anyone acting: see [`is_transient`].
+    /// A finalizer update is a JSON patch that first tests the finalizers it read, so its
+    /// `422` means the tenant changed in between: a conflict, tried again.
     pub fn is_transient(&self) -> bool {
-        is_transient(self.source_error())
+        match self {
+            Error::Finalizer { source: kube::Error::Api(status), .. } if status.code == 422 => true,
+            other => is_transient(other.source_error()),
+        }
     }
 
     /// A short label for metrics: the operation.
@@ -238,5 +243,14 @@ mod tests {
         assert_eq!(error.metric_label(), "status_patch");
         let error = Error::Apply { object: "Deployment tenant-shop/orders".into(), source: api(422, "Invalid", "bad") };
         assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn a_finalizer_patch_whose_test_failed_is_a_conflict() {
+        // Seen on a real API server: the finalizer's JSON patch tests the finalizers it read,
+        // and a tenant changed in between answers 422 with no cause.
+        let refused = api(422, "Invalid", "the server rejected our request due to an error in our request");
+        let error = Error::Finalizer { tenant: "cobalt-beauty".into(), source: refused };
+        assert!(error.is_transient());
     }
 }
