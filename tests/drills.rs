@@ -562,6 +562,17 @@ struct OperatorProcess {
     metrics: String,
 }
 
+/// An operator process still running when its handle goes (a drill that failed half-way)
+/// is killed, so no operator outlives the test.
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl OperatorProcess {
     fn start(partner: &str, name: &str, port: u16) -> Self {
         let log = std::env::temp_dir().join(format!("{name}.log"));
