@@ -349,6 +349,24 @@ where
     }
 }
 
+/// Like [`with_fleet`], for a test that restarts the operator: `body` gets the first
+/// operator and returns the one still running, which is stopped after the cleanup.
+async fn with_restarts<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(Fleet, RunningOperator) -> Fut,
+    Fut: Future<Output = RunningOperator> + Send + 'static,
+{
+    let fleet = Fleet::create(test, Tier::Basic).await;
+    let first = RunningOperator::start(&fleet.partner).await;
+    let outcome = tokio::spawn(body(fleet.clone(), first)).await;
+    fleet.clean_up().await;
+    match outcome {
+        Ok(last) => last.stop().await,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the test body did not finish: {error}"),
+    }
+}
+
 /// The object, if it exists (the future owns what it needs, so it can be polled repeatedly).
 fn exists<K>(api: &Api<K>, name: &str) -> impl Future<Output = Option<K>> + 'static
 where
@@ -666,41 +684,28 @@ async fn reconciling_an_unchanged_world_issues_no_write() {
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
 async fn a_restarted_operator_converges_with_nothing_duplicated() {
-    let fleet = Fleet::create("restart", Tier::Basic).await;
-    let first = RunningOperator::start(&fleet.partner).await;
-    let body = {
-        let fleet = fleet.clone();
-        async move {
-            fleet.tenant_ready().await;
-            fleet
-                .apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}}))
-                .await;
-            fleet.workflow_phase("router", WorkflowPhase::Running).await;
-            settled(&first.writes).await;
-            let tenants: Api<Tenant> = Api::all(fleet.client.clone());
-            let before = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
-            first.stop().await;
+    with_restarts("restart", |fleet, first| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        settled(&first.writes).await;
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let before = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
+        first.stop().await;
 
-            let second = RunningOperator::start(&fleet.partner).await;
-            settled(&second.writes).await;
-            let after = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
-            assert_eq!(after.tier_history, before.tier_history, "the restart appended no tier history");
-            assert_eq!(after.first_value_time, before.first_value_time);
-            let managed = ListParams::default().labels(&format!("tenantry.dev/tenant={}", fleet.tenant));
-            let deployments = fleet.api::<Deployment>().list(&managed).await.expect("list");
-            assert_eq!(deployments.items.len(), 1, "one deployment per workflow");
-            let config_maps = fleet.api::<ConfigMap>().list(&managed).await.expect("list");
-            assert_eq!(config_maps.items.len(), 2, "branding and one definition");
-            second
-        }
-    };
-    let outcome = tokio::spawn(body).await;
-    fleet.clean_up().await;
-    match outcome {
-        Ok(second) => second.stop().await,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => panic!("the test body did not finish: {error}"),
-    }
+        let second = RunningOperator::start(&fleet.partner).await;
+        settled(&second.writes).await;
+        let after = tenants.get(&fleet.tenant).await.expect("tenant").status.expect("status");
+        assert_eq!(after.tier_history, before.tier_history, "the restart appended no tier history");
+        assert_eq!(after.first_value_time, before.first_value_time);
+        let managed = ListParams::default().labels(&format!("tenantry.dev/tenant={}", fleet.tenant));
+        let deployments = fleet.api::<Deployment>().list(&managed).await.expect("list");
+        assert_eq!(deployments.items.len(), 1, "one deployment per workflow");
+        let config_maps = fleet.api::<ConfigMap>().list(&managed).await.expect("list");
+        assert_eq!(config_maps.items.len(), 2, "branding and one definition");
+        second
+    })
+    .await;
 }
 
 /// A restarted operator reads every child through a list, whose items carry no apiVersion or
@@ -709,43 +714,25 @@ async fn a_restarted_operator_converges_with_nothing_duplicated() {
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
 async fn a_restarted_operator_writes_nothing_on_an_unchanged_fleet() {
-    let fleet = Fleet::create("quiet", Tier::Basic).await;
-    let first = RunningOperator::start(&fleet.partner).await;
-    let body = {
-        let fleet = fleet.clone();
-        async move {
-            fleet.tenant_ready().await;
-            fleet
-                .apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}}))
-                .await;
-            fleet
-                .apply_workflow(
-                    "nightly",
-                    "orderToCash",
-                    "invoice-generation",
-                    json!({"schedule": {"cron": "0 2 * * *"}}),
-                )
-                .await;
-            fleet.workflow_phase("router", WorkflowPhase::Running).await;
-            fleet.workflow_phase("nightly", WorkflowPhase::Running).await;
-            first.settle().await;
-            first.stop().await;
+    with_restarts("quiet", |fleet, first| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet
+            .apply_workflow("nightly", "orderToCash", "invoice-generation", json!({"schedule": {"cron": "0 2 * * *"}}))
+            .await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        fleet.workflow_phase("nightly", WorkflowPhase::Running).await;
+        first.settle().await;
+        first.stop().await;
 
-            let second = RunningOperator::start(&fleet.partner).await;
-            second.settle().await;
-            let writes = second.writes_made();
-            eprintln!("writes by the restarted operator: {}", writes.len());
-            assert!(writes.is_empty(), "a restart on an unchanged fleet wrote: {writes:#?}");
-            second
-        }
-    };
-    let outcome = tokio::spawn(body).await;
-    fleet.clean_up().await;
-    match outcome {
-        Ok(second) => second.stop().await,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => panic!("the test body did not finish: {error}"),
-    }
+        let second = RunningOperator::start(&fleet.partner).await;
+        second.settle().await;
+        let writes = second.writes_made();
+        eprintln!("writes by the restarted operator: {}", writes.len());
+        assert!(writes.is_empty(), "a restart on an unchanged fleet wrote: {writes:#?}");
+        second
+    })
+    .await;
 }
 
 /// The Ready condition of a tenant, once it has one with `reason`.
