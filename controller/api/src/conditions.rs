@@ -11,6 +11,9 @@ pub const STALLED: &str = "Stalled";
 pub const RECONCILING: &str = "Reconciling";
 /// Set to `True` on a workflow whose resources were capped at its tier's maximum.
 pub const RESOURCES_CAPPED: &str = "ResourcesCapped";
+/// Set to `True` on a workflow whose AI settings a policy tightened (its human-review
+/// threshold raised to the policy's).
+pub const POLICY_ADJUSTED: &str = "PolicyAdjusted";
 /// Set to `False` on a tenant whose bills cannot be computed (its history names the problem).
 pub const BILLING: &str = "Billing";
 
@@ -106,4 +109,30 @@ pub mod reason {
     pub const UNKNOWN_WORKFLOW: &str = "UnknownWorkflow";
     /// Approval: a generation newer than the workflow's.
     pub const FUTURE_GENERATION: &str = "FutureGeneration";
+    /// Approval: approves a generation the workflow has moved past; it counts no more.
+    pub const STALE_GENERATION: &str = "StaleGeneration";
+    /// Approval: its approver is none of the subjects allowed to approve this workflow.
+    pub const NOT_AN_APPROVER: &str = "NotAnApprover";
+    /// Policy: a change freeze that cannot be evaluated (bad time zone, window or days).
+    pub const INVALID_FREEZE: &str = "InvalidFreeze";
+    /// Workflow: a new generation waits for the approvals a policy requires; the deployed
+    /// generation keeps running unchanged.
+    pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+    /// Workflow: a change freeze holds the new generation until it ends (or an emergency
+    /// approval lets it through).
+    pub const CHANGE_FREEZE: &str = "ChangeFreeze";
+    /// Workflow: its runner image is from no registry a policy allows.
+    pub const IMAGE_NOT_ALLOWED: &str = "ImageNotAllowed";
+    /// Workflow: its AI model is not one a policy allows.
+    pub const MODEL_NOT_ALLOWED: &str = "ModelNotAllowed";
+    /// Tenant or workflow: the tenant's region is not one a policy allows; no workload runs.
+    pub const REGION_NOT_ALLOWED: &str = "RegionNotAllowed";
+    /// Workflow: the approvals its generation needed are there; it is rolled out.
+    pub const APPROVED: &str = "Approved";
+    /// Workflow: an emergency approval let its generation through a change freeze.
+    pub const EMERGENCY_APPROVED: &str = "EmergencyApproved";
+    /// Workflow: what held, froze or blocked it no longer applies.
+    pub const RELEASED: &str = "Released";
+    /// Workflow: its human-review threshold was raised to the policy's.
+    pub const REVIEW_THRESHOLD_RAISED: &str = "ReviewThresholdRaised";
 }

@@ -28,6 +28,8 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     }
     let bills = BillingRecord::kind(&());
     crds.iter_mut().filter(|crd| crd.spec.names.kind == bills).for_each(freeze_closed_bills);
+    let approvals = Approval::kind(&());
+    crds.iter_mut().filter(|crd| crd.spec.names.kind == approvals).for_each(freeze_approval_specs);
     crds
 }
 
@@ -53,6 +55,22 @@ fn forbid_nulls(schema: &mut JSONSchemaProps) {
     }
     for group in [&mut schema.all_of, &mut schema.any_of, &mut schema.one_of].into_iter().flatten() {
         group.iter_mut().for_each(forbid_nulls);
+    }
+}
+
+/// An Approval says who approved which generation: once created, its spec never changes (a
+/// new generation needs a new Approval), whoever asks, so an approval cannot be reworded or
+/// moved to another generation after the fact.
+fn freeze_approval_specs(crd: &mut CustomResourceDefinition) {
+    for version in &mut crd.spec.versions {
+        if let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
+                rule: "self.spec == oldSelf.spec".to_string(),
+                message: Some("an Approval's spec never changes after creation: create a new Approval".to_string()),
+                reason: Some("FieldValueForbidden".to_string()),
+                ..ValidationRule::default()
+            });
+        }
     }
 }
 

@@ -219,6 +219,10 @@ pub struct GovernancePolicyStatus {
     /// Number of tenants the policy selects.
     #[serde(default)]
     pub matched_tenants: i32,
+    /// The first tenants it selects, by name (at most 50; `matchedTenants` counts them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub tenants: Vec<String>,
     /// Ready, Reconciling and Stalled, as kstatus reads them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -19,7 +19,7 @@ pub mod tenant;
 pub mod tier;
 pub mod workflow;
 
-pub use approval::{Approval, ApprovalSpec, ApprovalStatus};
+pub use approval::{Approval, ApprovalSpec, ApprovalStatus, Approver};
 pub use billing::{BillingRecord, BillingRecordSpec, BillingRecordStatus};
 pub use common::{Condition, ConditionStatus, ResourceAmounts, WorkflowCategory};
 pub use governance::{GovernancePolicy, GovernancePolicySpec, GovernancePolicyStatus};

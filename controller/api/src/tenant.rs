@@ -199,6 +199,10 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]
     pub first_value_time: Option<String>,
+    /// GovernancePolicies that apply to the tenant, by name: the strictest of them wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub policies: Vec<String>,
     /// Ready, Reconciling and Stalled, as kstatus reads them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

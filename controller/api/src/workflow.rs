@@ -242,8 +242,68 @@ pub struct WorkflowStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]
     pub last_run_time: Option<String>,
+    /// While a change freeze holds its new generation: when the freeze ends (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub frozen_until: Option<String>,
+    /// Governance decisions about the workflow, oldest first: the newest 20, none older than
+    /// the policies' `audit.retentionDays`. Each is also a Kubernetes Event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub decisions: Vec<GovernanceDecision>,
     /// Ready, Reconciling, Stalled and the held reason, as kstatus reads them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// What governance decided about a workflow, when.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GovernanceDecision {
+    /// When the operator decided (RFC 3339, UTC).
+    #[schemars(extend("format" = "date-time"))]
+    pub time: String,
+    /// The workflow generation decided about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// What was decided.
+    pub decision: DecisionKind,
+    /// Why (`AwaitingApproval`, `ChangeFreeze`, `ImageNotAllowed`, `Approved`).
+    #[schemars(length(min = 1, max = 128))]
+    pub reason: String,
+    /// In one sentence, for people.
+    #[schemars(length(max = 1024))]
+    pub message: String,
+    /// The GovernancePolicies behind the decision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub policies: Vec<String>,
+}
+
+/// The kinds of governance decision.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum DecisionKind {
+    /// A new generation waits for approvals; the deployed one keeps running.
+    Held,
+    /// A change freeze holds a new generation until it ends.
+    Frozen,
+    /// A policy forbids what the workflow asks for (image, model, region); it is scaled to zero.
+    Blocked,
+    /// The approvals a new generation needed are there; it is rolled out.
+    Approved,
+    /// What held, froze or blocked the workflow no longer does; its current generation runs.
+    Released,
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DecisionKind::Held => "Held",
+            DecisionKind::Frozen => "Frozen",
+            DecisionKind::Blocked => "Blocked",
+            DecisionKind::Approved => "Approved",
+            DecisionKind::Released => "Released",
+        })
+    }
 }

@@ -68,6 +68,13 @@ impl Catalog for Indexed {
         // The generated fleet has no billing history yet.
         Vec::new()
     }
+    fn policies(&self) -> Vec<tenantry_api::GovernancePolicy> {
+        // Nor governance policies or approvals.
+        Vec::new()
+    }
+    fn approvals_in_namespace(&self, _namespace: &str) -> Vec<tenantry_api::Approval> {
+        Vec::new()
+    }
 }
 
 fn main() {

@@ -84,6 +84,7 @@ impl TenantResolution<'_> {
                 workflow_activity: billing.workflow_activity.clone(),
                 workflows: Some(counts),
                 first_value_time,
+                policies: self.governance.policies.iter().map(|p| p.to_string()).collect(),
                 conditions: conditions.finish(),
             },
         );
@@ -130,6 +131,12 @@ impl TenantResolution<'_> {
 
     /// Ready, unless resolving found a problem that does not stop planning.
     fn verdict(&self, resolved: &Resolved, counts: &WorkflowCounts) -> Verdict {
+        if let Some(refusal) = self.governance.region_refusal(&self.tenant.spec.region) {
+            return Verdict::stalled(
+                reason::REGION_NOT_ALLOWED,
+                format!("{}; no workload runs ({} workflows held)", refusal.message, counts.held),
+            );
+        }
         match &resolved.warning {
             Some(warning) => warning.clone(),
             None if self.tenant.spec.suspended => Verdict::ready(

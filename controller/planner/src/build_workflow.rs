@@ -2,12 +2,15 @@
 //! (scheduled) or a Deployment (continuous, event) running the runner with it mounted; and
 //! the workflow's status.
 
+use crate::audit;
 use crate::child::{Child, ChildObject, OwnerKey};
 use crate::conditions::Conditions;
 use crate::labels;
 use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
-use crate::model::{Resolved, Resources, TenantResolution, WorkflowDecision};
+use crate::model::{Resolved, Resources, Rollout, TenantResolution, WorkflowDecision};
+use crate::policy::Governance;
 use crate::world::{FinishedRun, Plan, WorkloadState};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -19,9 +22,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube_core::ResourceExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use tenantry_api::conditions::{reason, READY, RECONCILING, RESOURCES_CAPPED};
+use tenantry_api::conditions::{reason, POLICY_ADJUSTED, READY, RECONCILING, RESOURCES_CAPPED};
 use tenantry_api::tenant::ConnectedSystem;
-use tenantry_api::workflow::{AiSettings, ExceptionHandling, RunCounts, ScheduleTrigger, Step, Trigger};
+use tenantry_api::workflow::{ExceptionHandling, RunCounts, ScheduleTrigger, Step, Trigger};
 use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
 
 /// Where the rendered definition is mounted in the runner.
@@ -51,7 +54,7 @@ struct RenderedDefinition<'a> {
     connectors: Vec<RenderedConnector<'a>>,
     steps: &'a [Step],
     #[serde(skip_serializing_if = "Option::is_none")]
-    ai: Option<&'a AiSettings>,
+    ai: Option<&'a EffectiveAi<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exception_handling: Option<&'a ExceptionHandling>,
 }
@@ -80,30 +83,39 @@ fn stable_hash(text: &str) -> String {
 }
 
 impl WorkflowDecision<'_, '_> {
-    /// Adds the workflow's children (or freezes them) and its status to the plan. A workflow
-    /// that is to run is Ready only once `workload` shows it running.
-    pub fn plan_into(&self, workload: Option<&WorkloadState>, now: &str, plan: &mut Plan) {
+    /// Adds the workflow's children (or keeps or stops the ones it has) and its status to
+    /// the plan. A workflow that is to run is Ready only once `workload` shows it running.
+    pub fn plan_into(&self, workload: Option<&WorkloadState>, instant: Timestamp, plan: &mut Plan) {
+        let now = crate::format_time(instant);
         let previous = self.workflow.status.clone().unwrap_or_default();
-        let mut conditions = Conditions::new(&previous.conditions, now, self.workflow.metadata.generation);
+        let mut conditions = Conditions::new(&previous.conditions, &now, self.workflow.metadata.generation);
         if self.phase == WorkflowPhase::Running {
             readiness_of_workload(&mut conditions, workload);
         } else {
             conditions.readiness(&self.verdict);
         }
         let mut deployed_generation = previous.deployed_generation;
-        match (&self.tenant, &self.resources) {
-            (Some((tenant, resolved)), Some(resources)) if self.deployed() => {
+        match (&self.tenant, &self.resources, self.rollout) {
+            (Some((tenant, resolved)), Some(resources), Rollout::Render) => {
                 let running = self.phase == WorkflowPhase::Running;
-                plan.children.extend(children(self.workflow, tenant, resolved, resources, running));
-                deployed_generation = self.workflow.metadata.generation;
+                let ai = effective_ai(self.workflow, &tenant.governance);
+                if let Some(raised) = &ai.as_ref().and_then(|ai| ai.raised.clone()) {
+                    conditions.set(POLICY_ADJUSTED, ConditionStatus::True, reason::REVIEW_THRESHOLD_RAISED, raised);
+                }
+                plan.children.extend(children(self.workflow, tenant, resolved, resources, ai.as_ref(), running));
+                deployed_generation = Some(crate::gate::generation_of(self.workflow));
                 if let Some(capped) = (!resources.capped.is_empty()).then(|| resources.capped.join("; ")) {
                     conditions.set(RESOURCES_CAPPED, ConditionStatus::True, reason::ABOVE_TIER_MAXIMUM, capped);
                 }
+            }
+            (_, _, Rollout::Stop) => {
+                plan.stopped.insert(self.owner());
             }
             _ => {
                 plan.frozen.insert(self.owner());
             }
         }
+        let retention = self.tenant.and_then(|(tenant, _)| tenant.governance.retention_days);
         plan.workflows.insert(
             (self.namespace.clone(), self.name.clone()),
             WorkflowStatus {
@@ -121,10 +133,77 @@ impl WorkflowDecision<'_, '_> {
                     _ => previous.runs,
                 },
                 last_run_time: workload.and_then(|w| w.last_run_time.clone()).or(previous.last_run_time),
+                frozen_until: self.gate.as_ref().and_then(|g| g.frozen_until).map(crate::format_time),
+                decisions: audit::record(&previous.decisions, self.gate.as_ref(), self.workflow, instant, retention),
                 conditions: conditions.finish(),
             },
         );
     }
+}
+
+/// The AI settings a workflow's runner gets: its own, tightened by the policies that apply.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+struct EffectiveAi<'a> {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    human_review_threshold_percent: Option<i32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_models: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    escalation_contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<String>,
+    /// Why the threshold is not the one the workflow asked for.
+    #[serde(skip)]
+    raised: Option<String>,
+}
+
+/// The AI settings of a workflow with AI enabled, with the strictest human-review threshold
+/// of the workflow and its policies, the models every restricting policy allows, and the
+/// escalation contacts of the policies and the workflow.
+fn effective_ai<'a>(workflow: &'a Workflow, governance: &Governance) -> Option<EffectiveAi<'a>> {
+    let ai = workflow.spec.ai.as_ref().filter(|ai| ai.enabled)?;
+    let asked = ai.human_review_threshold_percent;
+    let policy = governance.review_below_percent;
+    let (threshold, raised) = match (asked, policy) {
+        (Some(asked), Some((required, name))) if asked < required => (
+            Some(required),
+            Some(format!(
+                "spec.ai.humanReviewThresholdPercent {asked} is looser than policy '{name}' allows; the runner gets {required}"
+            )),
+        ),
+        (asked, policy) => (asked.max(policy.map(|(required, _)| required)), None),
+    };
+    let mut allowed_models: Option<Vec<String>> = None;
+    for (_, list) in &governance.allowed_models {
+        allowed_models = Some(match allowed_models {
+            None => list.to_vec(),
+            Some(kept) => kept.into_iter().filter(|m| list.contains(m)).collect(),
+        });
+    }
+    let mut contacts = governance.escalation_contacts.clone();
+    if let Some(handling) = &workflow.spec.exception_handling {
+        contacts.extend(handling.contacts.iter().cloned());
+    }
+    contacts.sort();
+    contacts.dedup();
+    Some(EffectiveAi {
+        enabled: true,
+        model: ai.model.as_deref(),
+        human_review_threshold_percent: threshold,
+        allowed_models: allowed_models
+            .map(|mut m| {
+                m.sort();
+                m
+            })
+            .unwrap_or_default(),
+        escalation_contacts: contacts,
+        policies: governance.policies.iter().map(|p| p.to_string()).collect(),
+        raised,
+    })
 }
 
 /// The run counts after `finished`: those of `previous`, plus each finished run scheduled
@@ -190,6 +269,7 @@ fn children(
     tenant: &TenantResolution,
     resolved: &Resolved,
     resources: &Resources,
+    ai: Option<&EffectiveAi>,
     running: bool,
 ) -> Vec<Child> {
     let name = workflow.name_any();
@@ -208,7 +288,7 @@ fn children(
         .iter()
         .filter_map(|connector| tenant.tenant.spec.connected_systems.iter().find(|s| &s.name == connector))
         .collect();
-    let rendered = render_definition(workflow, tenant, resolved, &systems);
+    let rendered = render_definition(workflow, tenant, resolved, &systems, ai);
     let config_map_name = format!("{name}-definition");
     let pod = Runner { workflow, tenant: &tenant.name, labels: &labels, resources, systems: &systems };
     let pod_template = pod.template(&config_map_name, stable_hash(&rendered));
@@ -247,6 +327,7 @@ fn render_definition(
     tenant: &TenantResolution,
     resolved: &Resolved,
     systems: &[&ConnectedSystem],
+    ai: Option<&EffectiveAi>,
 ) -> String {
     let spec = &workflow.spec;
     let name = workflow.name_any();
@@ -272,7 +353,7 @@ fn render_definition(
             })
             .collect(),
         steps: &spec.steps,
-        ai: spec.ai.as_ref(),
+        ai,
         exception_handling: spec.exception_handling.as_ref(),
     };
     serde_yaml::to_string(&definition).unwrap_or_default()

@@ -1,45 +1,29 @@
-//! Statuses of governance policies (which tenants they select) and approvals (whether the
-//! workflow generation they approve exists). Enforcement of approvals, freezes, regions and
-//! registries builds on these.
+//! Statuses of governance policies (which tenants they select, whether they can be
+//! evaluated) and approvals (whether they count for the generation they approve). The
+//! decisions themselves are the `gate`'s.
 
 use crate::conditions::{Conditions, Verdict};
-use crate::model::Index;
+use crate::model::{Index, TenantResolution};
+use crate::policy::selects;
 use crate::world::{Plan, World};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::conditions::reason;
 use tenantry_api::{ApprovalStatus, GovernancePolicyStatus};
 
-/// Whether `labels` satisfy `selector`, as the API server evaluates label selectors. An
-/// operator outside In, NotIn, Exists and DoesNotExist is an error naming it.
-pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> Result<bool, String> {
-    for (key, value) in selector.match_labels.iter().flatten() {
-        if labels.get(key) != Some(value) {
-            return Ok(false);
-        }
-    }
-    for LabelSelectorRequirement { key, operator, values } in selector.match_expressions.iter().flatten() {
-        let present = labels.get(key);
-        let values = values.as_deref().unwrap_or_default();
-        let matched = match operator.as_str() {
-            "In" => present.map(|v| values.contains(v)).unwrap_or(false),
-            "NotIn" => present.map(|v| !values.contains(v)).unwrap_or(true),
-            "Exists" => present.is_some(),
-            "DoesNotExist" => present.is_none(),
-            other => return Err(format!("operator '{other}' is not one of In, NotIn, Exists, DoesNotExist")),
-        };
-        if !matched {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
+/// Most tenant names a policy's status lists.
+const LISTED_TENANTS: usize = 50;
 
 /// Writes the status of every policy and approval.
-pub fn plan_into(world: &World, index: &Index, now: &str, plan: &mut Plan) {
+pub fn plan_into(
+    world: &World,
+    index: &Index,
+    tenants: &BTreeMap<String, TenantResolution>,
+    now: &str,
+    plan: &mut Plan,
+) {
     policies(world, index, now, plan);
-    approvals(world, index, now, plan);
+    approvals(world, index, tenants, now, plan);
 }
 
 /// Each policy's status: how many tenants it selects, or why its selector or partner is wrong.
@@ -47,28 +31,29 @@ fn policies(world: &World, index: &Index, now: &str, plan: &mut Plan) {
     for policy in &world.policies {
         let previous = policy.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
         let mut conditions = Conditions::new(previous, now, policy.metadata.generation);
-        let selector = policy.spec.tenant_selector.clone().unwrap_or_default();
-        let mut matched = 0;
+        let mut selected = Vec::new();
         let mut error = None;
-        for tenant in index.tenants.values() {
-            if let Some(partner) = &policy.spec.partner_ref {
-                if &tenant.spec.partner_ref != partner {
-                    continue;
-                }
-            }
-            match selector_matches(&selector, tenant.labels()) {
-                Ok(true) => matched += 1,
+        for (name, tenant) in &index.tenants {
+            match selects(policy, tenant) {
+                Ok(true) => selected.push(name.clone()),
                 Ok(false) => {}
                 Err(why) => error = Some(why),
             }
         }
-        let verdict = match (error, &policy.spec.partner_ref) {
-            (Some(why), _) => Verdict::stalled(reason::INVALID_SELECTOR, format!("spec.tenantSelector: {why}")),
-            (None, Some(partner)) if !index.partners.contains_key(partner) => Verdict::stalled(
+        let matched = selected.len() as i32;
+        let bad_freeze = policy.spec.change_freezes.iter().find_map(|f| crate::freeze::validate(f).err());
+        let verdict = match (error, &policy.spec.partner_ref, bad_freeze) {
+            (Some(why), _, _) => {
+                Verdict::stalled(reason::INVALID_SELECTOR, format!("spec.tenantSelector: {why}; it selects no tenant"))
+            }
+            (None, Some(partner), _) if !index.partners.contains_key(partner) => Verdict::stalled(
                 reason::UNKNOWN_PARTNER,
                 format!("spec.partnerRef: partner '{partner}' does not exist"),
             ),
-            (None, _) => Verdict::ready(reason::SELECTED, format!("selects {matched} tenants")),
+            (None, _, Some(why)) => {
+                Verdict::stalled(reason::INVALID_FREEZE, format!("{why}; that freeze holds nothing until fixed"))
+            }
+            (None, _, None) => Verdict::ready(reason::SELECTED, format!("selects {matched} tenants")),
         };
         conditions.readiness(&verdict);
         plan.policies.insert(
@@ -76,14 +61,16 @@ fn policies(world: &World, index: &Index, now: &str, plan: &mut Plan) {
             GovernancePolicyStatus {
                 observed_generation: policy.metadata.generation,
                 matched_tenants: matched,
+                tenants: selected.into_iter().take(LISTED_TENANTS).collect(),
                 conditions: conditions.finish(),
             },
         );
     }
 }
 
-/// Each approval's status: whether the workflow generation it approves exists.
-fn approvals(world: &World, index: &Index, now: &str, plan: &mut Plan) {
+/// Each approval's status: whether the workflow generation it approves exists, is still the
+/// workflow's, and whether its approver is one of those allowed to approve the workflow.
+fn approvals(world: &World, index: &Index, tenants: &BTreeMap<String, TenantResolution>, now: &str, plan: &mut Plan) {
     for approval in &world.approvals {
         let namespace = approval.namespace().unwrap_or_default();
         let previous = approval.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
@@ -105,7 +92,38 @@ fn approvals(world: &World, index: &Index, now: &str, plan: &mut Plan) {
                     ),
                 )
             }
-            Some(_) => Verdict::ready(reason::RECORDED, format!("approves generation {}", approval.spec.generation)),
+            Some(workflow) => {
+                let generation = crate::gate::generation_of(workflow);
+                let governance =
+                    tenants.values().find(|t| t.owns_namespace && t.namespace == namespace).map(|t| &t.governance);
+                let category = workflow.spec.category;
+                let approver = &approval.spec.approver;
+                let gated = governance.is_some_and(|g| {
+                    !g.rules_for(category).is_empty()
+                        || g.grants.contains_key(&tenantry_api::governance::TenantRole::Approver)
+                });
+                if gated && !governance.is_some_and(|g| g.may_approve(category, approver)) {
+                    Verdict::stalled(
+                        reason::NOT_AN_APPROVER,
+                        format!(
+                            "spec.approver: user '{}' (groups: {}) is none of the subjects allowed to approve workflow '{}'; it does not count",
+                            approver.user,
+                            if approver.groups.is_empty() { "none".to_string() } else { approver.groups.join(", ") },
+                            approval.spec.workflow
+                        ),
+                    )
+                } else if approval.spec.generation < generation {
+                    Verdict::ready(
+                        reason::STALE_GENERATION,
+                        format!(
+                            "approves generation {}; workflow '{}' is at generation {generation}, so it counts no more",
+                            approval.spec.generation, approval.spec.workflow
+                        ),
+                    )
+                } else {
+                    Verdict::ready(reason::RECORDED, format!("approves generation {}", approval.spec.generation))
+                }
+            }
         };
         conditions.readiness(&verdict);
         plan.approvals.insert(

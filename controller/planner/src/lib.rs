@@ -14,13 +14,16 @@
 //
 //   lib.rs (plan, fleet_statuses)   runs the layers below in order
 //   build_tenant, build_workflow,   turn decisions into children and statuses
-//     build_fleet, governance
+//     build_fleet, governance, audit
 //   billing                         history and decisions into bills and revenue
+//   gate                            decide: governance on each workflow (approvals, freezes, refusals)
 //   resolve, workflows              decide: references, tiers, each workflow's phase
+//   policy                          decide: which policies apply to a tenant, combined
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
-//     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
+//     labels, quantity, cron, freeze, children, conditions, labels, quantities, schedules, freezes,
 //     templates, slice                templates, and the slice of the world one tenant needs
+mod audit;
 pub mod billing;
 mod build_fleet;
 mod build_tenant;
@@ -28,10 +31,13 @@ mod build_workflow;
 mod child;
 pub mod conditions;
 pub mod cron;
+pub mod freeze;
+mod gate;
 mod governance;
 pub mod labels;
 mod meta;
 mod model;
+pub mod policy;
 pub mod quantity;
 mod resolve;
 pub mod slice;
@@ -42,7 +48,7 @@ mod world;
 pub use build_workflow::count_runs;
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;
-pub use governance::selector_matches;
+pub use policy::selector_matches;
 pub use slice::{tenant_slice, Catalog};
 pub use world::{ClosingRules, FinishedRun, NamespacedName, Plan, TenantPlan, WorkloadState, World};
 
@@ -77,7 +83,8 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     // Decide.
     let tier_checks = resolve::tiers(&index);
     let tenants = resolve::tenants(&index, &tier_checks);
-    let workflow_decisions = workflows::decide(&index, &tenants);
+    let mut workflow_decisions = workflows::decide(&index, &tenants);
+    gate::apply(&index, &mut workflow_decisions, instant);
 
     // Build.
     plan.namespace_owners =
@@ -92,10 +99,10 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
         }
     }
     for (key, decision) in &workflow_decisions {
-        decision.plan_into(world.workloads.get(key), &now, &mut plan);
+        decision.plan_into(world.workloads.get(key), instant, &mut plan);
     }
     build_fleet::partners(&index, instant, &now, &mut plan);
-    governance::plan_into(world, &index, &now, &mut plan);
+    governance::plan_into(world, &index, &tenants, &now, &mut plan);
 
     plan.children.sort_by(Child::apply_order);
     plan

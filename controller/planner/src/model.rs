@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
+use tenantry_api::workflow::DecisionKind;
+use tenantry_api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
 
 /// The declared objects by name.
 pub struct Index<'a> {
@@ -24,6 +25,10 @@ pub struct Index<'a> {
     pub workflows: BTreeMap<(String, String), &'a Workflow>,
     /// BillingRecords written earlier, by name: observed history.
     pub billing_records: BTreeMap<String, &'a BillingRecord>,
+    /// Governance policies by name.
+    pub policies: BTreeMap<String, &'a GovernancePolicy>,
+    /// Approvals by the namespace and name of the workflow they approve.
+    pub approvals: BTreeMap<(String, String), Vec<&'a Approval>>,
 }
 
 impl<'a> Index<'a> {
@@ -35,6 +40,12 @@ impl<'a> Index<'a> {
             tenants: world.tenants.iter().map(|o| (o.name_any(), o)).collect(),
             workflows: world.workflows.iter().map(|o| ((o.namespace().unwrap_or_default(), o.name_any()), o)).collect(),
             billing_records: world.billing_records.iter().map(|o| (o.name_any(), o)).collect(),
+            policies: world.policies.iter().map(|o| (o.name_any(), o)).collect(),
+            approvals: world.approvals.iter().fold(BTreeMap::new(), |mut by_workflow, approval| {
+                let key = (approval.namespace().unwrap_or_default(), approval.spec.workflow.clone());
+                by_workflow.entry(key).or_insert_with(Vec::new).push(approval);
+                by_workflow
+            }),
         }
     }
 }
@@ -100,6 +111,8 @@ pub struct TenantResolution<'a> {
     pub owns_namespace: bool,
     /// Resolved references, or why they do not resolve.
     pub state: Result<Resolved<'a>, Verdict>,
+    /// The governance policies that apply to it, combined.
+    pub governance: crate::policy::Governance<'a>,
 }
 
 /// The CPU and memory a workflow's container gets, after defaults and caps.
@@ -129,6 +142,38 @@ pub struct WorkflowDecision<'a, 'w> {
     pub verdict: Verdict,
     /// Container resources, when it is deployed.
     pub resources: Option<Resources>,
+    /// What happens to its children.
+    pub rollout: Rollout,
+    /// What governance decided, when a policy held, froze, blocked or approved it.
+    pub gate: Option<Gate>,
+}
+
+/// What happens to a workflow's children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollout {
+    /// Planned from the current generation (running, or scaled to zero by its phase).
+    Render,
+    /// Left exactly as they are: its input is wrong, or its new generation waits for
+    /// approval or a freeze while the deployed one keeps running.
+    Keep,
+    /// Left as they are but scaled to zero (a Deployment to no replicas, a CronJob
+    /// suspended): a policy forbids it, or it must stop while its new generation waits.
+    Stop,
+}
+
+/// A governance decision about one workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// What was decided.
+    pub kind: DecisionKind,
+    /// The condition reason (`AwaitingApproval`).
+    pub reason: &'static str,
+    /// For people, naming the policy and what would change the decision.
+    pub message: String,
+    /// The policies behind it.
+    pub policies: Vec<String>,
+    /// When a change freeze holds it: the instant the freeze ends.
+    pub frozen_until: Option<Timestamp>,
 }
 
 impl WorkflowDecision<'_, '_> {
@@ -137,8 +182,8 @@ impl WorkflowDecision<'_, '_> {
         OwnerKey::Workflow { namespace: self.namespace.clone(), name: self.name.clone() }
     }
 
-    /// Whether its children are planned (true unless it is blocked).
+    /// Whether its children are planned from its current generation.
     pub fn deployed(&self) -> bool {
-        self.phase != WorkflowPhase::Blocked
+        self.rollout == Rollout::Render
     }
 }

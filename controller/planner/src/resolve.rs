@@ -182,7 +182,8 @@ pub fn tenants<'a>(
                 resolve_tenant(index, tier_checks, tenant, &name, &namespace)
             }
         };
-        plans.insert(name.clone(), TenantResolution { tenant, name, namespace, owns_namespace, state });
+        let governance = crate::policy::for_tenant(index, tenant);
+        plans.insert(name.clone(), TenantResolution { tenant, name, namespace, owns_namespace, state, governance });
     }
     plans
 }

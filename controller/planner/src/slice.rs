@@ -2,11 +2,12 @@
 //! single tenant from its caches and reach the same answer as a plan of the whole fleet.
 //!
 //! A tenant's children and statuses depend on the tenants that claim the same namespace,
-//! their partners and tiers (and those tiers' partners), and the workflows in it.
+//! their partners and tiers (and those tiers' partners), the workflows and approvals in it,
+//! and the governance policies.
 
 use crate::world::{WorkloadState, World};
 use kube_core::ResourceExt;
-use tenantry_api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow};
+use tenantry_api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 
 /// Where the declared objects come from: the offline world scans its lists, the live
 /// controller looks them up in its indexed caches.
@@ -21,6 +22,10 @@ pub trait Catalog {
     fn tenants_in_namespace(&self, namespace: &str) -> Vec<Tenant>;
     /// Every workflow in `namespace`.
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow>;
+    /// Every governance policy (cluster-scoped, few): any may select the tenant.
+    fn policies(&self) -> Vec<GovernancePolicy>;
+    /// Every approval in `namespace`.
+    fn approvals_in_namespace(&self, namespace: &str) -> Vec<Approval>;
     /// The BillingRecords of `tenant` (by `spec.tenantRef`): observed billing history.
     fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord>;
     /// What the cluster shows of a workflow's workload; nothing where none is observed.
@@ -51,6 +56,8 @@ pub fn tenant_slice(catalog: &impl Catalog, tenant: &str) -> Option<World> {
     partner_names.dedup();
     world.partners = partner_names.iter().filter_map(|name| catalog.partner(name)).collect();
     world.workflows = catalog.workflows_in_namespace(&namespace);
+    world.policies = catalog.policies();
+    world.approvals = catalog.approvals_in_namespace(&namespace);
     world.billing_records = catalog.billing_records_of(tenant);
     world.workloads = world
         .workflows
@@ -84,5 +91,11 @@ impl Catalog for World {
     }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         self.workflows.iter().filter(|w| w.namespace().as_deref() == Some(namespace)).cloned().collect()
+    }
+    fn policies(&self) -> Vec<GovernancePolicy> {
+        self.policies.clone()
+    }
+    fn approvals_in_namespace(&self, namespace: &str) -> Vec<Approval> {
+        self.approvals.iter().filter(|a| a.namespace().as_deref() == Some(namespace)).cloned().collect()
     }
 }

@@ -594,7 +594,13 @@ fn approvals_name_a_workflow_generation_that_exists() {
     let approval = |name: &str, workflow: &str, generation: i64| {
         let mut a = Approval::new(
             name,
-            ApprovalSpec { workflow: workflow.into(), generation, comment: None, emergency: false },
+            ApprovalSpec {
+                workflow: workflow.into(),
+                generation,
+                comment: None,
+                emergency: false,
+                approver: tenantry_api::Approver { user: "ana@example.com".into(), groups: vec![] },
+            },
         );
         a.metadata.namespace = Some("tenant-shop".into());
         a

@@ -3,7 +3,9 @@
 //! (the oldest keep running).
 
 use crate::conditions::Verdict;
-use crate::model::{age_key, Amount, ContainerLimits, Index, Resolved, Resources, TenantResolution, WorkflowDecision};
+use crate::model::{
+    age_key, Amount, ContainerLimits, Index, Resolved, Resources, Rollout, TenantResolution, WorkflowDecision,
+};
 use crate::world::NamespacedName;
 use crate::{cron, labels, quantity, templates};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -64,9 +66,11 @@ pub fn decide<'a, 'w>(
                 namespace: namespace.clone(),
                 name: name.clone(),
                 tenant,
+                rollout: if phase == WorkflowPhase::Blocked { Rollout::Keep } else { Rollout::Render },
                 phase,
                 verdict,
                 resources,
+                gate: None,
             },
         );
     }

@@ -73,6 +73,10 @@ pub struct Plan {
     /// Owners whose existing children must be left exactly as they are (neither applied nor
     /// pruned) because their input is wrong: bad input never deletes a workload.
     pub frozen: BTreeSet<OwnerKey>,
+    /// Owners whose existing workloads must be kept but scaled to zero, without changing
+    /// their definition: a policy forbids them, or their new generation waits for approval
+    /// while they must not run. Their children are neither applied nor pruned.
+    pub stopped: BTreeSet<OwnerKey>,
     /// Status of each partner, by name.
     pub partners: BTreeMap<String, PartnerStatus>,
     /// Status of each tier, by name.
@@ -105,6 +109,7 @@ impl Plan {
         TenantPlan {
             children: self.children.iter().filter(|c| mine(&c.owner)).cloned().collect(),
             frozen: self.frozen.iter().filter(|o| mine(o)).cloned().collect(),
+            stopped: self.stopped.iter().filter(|o| mine(o)).cloned().collect(),
             status,
             workflows: self
                 .workflows
@@ -134,6 +139,8 @@ pub struct TenantPlan {
     pub children: Vec<Child>,
     /// The tenant or its workflows, when their existing children must be left alone.
     pub frozen: BTreeSet<OwnerKey>,
+    /// Its workflows whose existing workloads are kept but scaled to zero.
+    pub stopped: BTreeSet<OwnerKey>,
     /// The tenant's status.
     pub status: Option<TenantStatus>,
     /// Statuses of the workflows in its namespace.

@@ -127,6 +127,16 @@ pub fn refusal_is_permanent(error: &kube::Error) -> bool {
 pub enum Step {
     /// Apply the desired object: it is missing or differs from what is observed.
     Apply(Box<Child>),
+    /// Scale an existing workload to zero without changing its definition: a Deployment to
+    /// no replicas, a CronJob suspended.
+    ScaleDown {
+        /// The object.
+        reference: ChildRef,
+        /// Its UID: the patch carries it, so it never lands on a newer object of the name.
+        uid: Option<String>,
+        /// The workflow it belongs to, to report a refusal on.
+        owner: OwnerKey,
+    },
     /// Delete an object that carries our labels and is no longer desired.
     Prune {
         /// The object.
@@ -142,11 +152,13 @@ pub enum Step {
 /// tenant and workflows this reconcile acts for). A labelled object without such a
 /// reference was not created by us and is never touched; children of an owner that is
 /// gone are left to the garbage collector. Children of frozen owners are never pruned, and
-/// namespaces never are: a namespace goes only when its tenant is deleted.
+/// namespaces never are: a namespace goes only when its tenant is deleted. Children of
+/// stopped owners are kept too, and their workloads scaled to zero where they still run.
 pub fn decide(
     desired: &[Child],
     observed: &[Observed],
     frozen: &BTreeSet<OwnerKey>,
+    stopped: &BTreeSet<OwnerKey>,
     owners: &BTreeSet<String>,
 ) -> Vec<Step> {
     let by_reference: BTreeMap<ChildRef, &Observed> = observed.iter().map(|o| (o.reference.clone(), o)).collect();
@@ -169,9 +181,17 @@ pub fn decide(
     for object in observed {
         let Some(owner) = &object.owner else { continue };
         let ours = object.controller_uid.as_ref().is_some_and(|uid| owners.contains(uid));
+        if ours && stopped.contains(owner) && still_runs(object) {
+            steps.push(Step::ScaleDown {
+                reference: object.reference.clone(),
+                uid: object.uid.clone(),
+                owner: owner.clone(),
+            });
+        }
         if !ours
             || wanted.contains(&object.reference)
             || frozen.contains(owner)
+            || stopped.contains(owner)
             || object.reference.kind == ChildKind::Namespace
         {
             continue;
@@ -179,6 +199,28 @@ pub fn decide(
         steps.push(Step::Prune { reference: object.reference.clone(), uid: object.uid.clone() });
     }
     steps
+}
+
+/// Whether an observed workload may start pods: a Deployment with replicas (absent means
+/// one), a CronJob not suspended.
+fn still_runs(object: &Observed) -> bool {
+    match object.reference.kind {
+        ChildKind::Deployment => object.manifest.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0),
+        ChildKind::CronJob => object.manifest.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true),
+        _ => false,
+    }
+}
+
+/// The merge patch that scales a workload of `kind` to zero, guarded by its UID.
+pub fn scale_down_patch(kind: ChildKind, uid: Option<&str>) -> Value {
+    let spec = match kind {
+        ChildKind::CronJob => serde_json::json!({ "suspend": true }),
+        _ => serde_json::json!({ "replicas": 0 }),
+    };
+    match uid {
+        Some(uid) => serde_json::json!({ "metadata": { "uid": uid }, "spec": spec }),
+        None => serde_json::json!({ "spec": spec }),
+    }
 }
 
 /// Whether `observed` already holds every field of `desired` with the same value. Fields the
@@ -252,6 +294,14 @@ pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
                     .await
                     .map(|_| ())
             }
+            Step::ScaleDown { reference, uid, .. } => {
+                let patch = scale_down_patch(reference.kind, uid.as_deref());
+                let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
+                api(client, reference.kind, &reference.namespace)
+                    .patch(&reference.name, &params, &Patch::Merge(patch))
+                    .await
+                    .map(|_| ())
+            }
             Step::Prune { reference, uid } => {
                 let params = DeleteParams {
                     preconditions: uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
@@ -322,14 +372,14 @@ mod tests {
     fn an_up_to_date_cluster_needs_no_write() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners()), vec![]);
     }
 
     #[test]
     fn missing_objects_are_applied() {
         let plan = planned();
         let observed: Vec<Observed> = plan.children.iter().skip(1).map(as_stored).collect();
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners());
         assert_eq!(steps, vec![Step::Apply(Box::new(plan.children[0].clone()))]);
     }
 
@@ -339,7 +389,7 @@ mod tests {
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         let deployment = observed.iter_mut().find(|o| o.reference.kind == ChildKind::Deployment).expect("deployment");
         deployment.manifest["spec"]["replicas"] = json!(7);
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners());
         assert_eq!(steps.len(), 1);
         assert!(matches!(&steps[0], Step::Apply(child) if child.object.kind() == ChildKind::Deployment));
     }
@@ -349,7 +399,7 @@ mod tests {
         let plan = planned();
         let mut observed: Vec<Observed> = plan.children.iter().map(as_stored).collect();
         observed[0].manifest["metadata"]["labels"]["team"] = json!("payments");
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners()), vec![]);
     }
 
     #[test]
@@ -374,11 +424,15 @@ mod tests {
         leftover.reference.name = "deleted-workflow".into();
         leftover.owner = Some(OwnerKey::Workflow { namespace: "tenant-shop".into(), name: "deleted-workflow".into() });
         observed.push(leftover.clone());
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners());
         assert_eq!(steps, vec![Step::Prune { reference: leftover.reference.clone(), uid: leftover.uid.clone() }]);
 
         let frozen = BTreeSet::from([leftover.owner.clone().expect("owner")]);
-        assert_eq!(decide(&plan.children, &observed, &frozen, &owners()), vec![], "a frozen owner's children stay");
+        assert_eq!(
+            decide(&plan.children, &observed, &frozen, &BTreeSet::new(), &owners()),
+            vec![],
+            "a frozen owner's children stay"
+        );
     }
 
     #[test]
@@ -392,7 +446,7 @@ mod tests {
         unlabelled.reference.name = "not-ours".into();
         unlabelled.owner = None;
         observed.push(unlabelled);
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners()), vec![]);
     }
 
     /// A relisted object: list responses carry no apiVersion or kind in their items.
@@ -412,7 +466,7 @@ mod tests {
                 Observed::from_dynamic(child.object.kind(), &object)
             })
             .collect();
-        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &owners()), vec![]);
+        assert_eq!(decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners()), vec![]);
     }
 
     #[test]
@@ -429,7 +483,7 @@ mod tests {
         let mut ours = template;
         ours.reference.name = "left-over".into();
         observed.extend([copied_labels, other_owner, ours.clone()]);
-        let steps = decide(&plan.children, &observed, &plan.frozen, &owners());
+        let steps = decide(&plan.children, &observed, &plan.frozen, &BTreeSet::new(), &owners());
         assert_eq!(steps, vec![Step::Prune { reference: ours.reference, uid: ours.uid }], "only our own leftover goes");
     }
 

@@ -207,6 +207,19 @@ impl Catalog for Caches {
     fn billing_records_of(&self, tenant: &str) -> Vec<BillingRecord> {
         billing::records_of(self, tenant)
     }
+    fn policies(&self) -> Vec<GovernancePolicy> {
+        self.policies.state().iter().map(|p| (**p).clone()).collect()
+    }
+    fn approvals_in_namespace(&self, namespace: &str) -> Vec<Approval> {
+        // Approvals are few per namespace and short-lived in number; a scan of the store is
+        // cheaper than keeping another index in step with it.
+        self.approvals
+            .state()
+            .iter()
+            .filter(|a| a.metadata.namespace.as_deref() == Some(namespace))
+            .map(|a| (**a).clone())
+            .collect()
+    }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
         let names = self.index().workflows_in_namespace(namespace);
         names
@@ -596,7 +609,7 @@ pub fn start(client: &Client, triggers: Triggers, health: WatchHealth, watches: 
     feeds.tenantry_kind(watches, tenant_writer, on_tenant, on_undecodable_tenant);
     feeds.tenantry_kind(watches, workflow_writer, on_workflow, on_undecodable_workflow);
     feeds.tenantry_kind(watches, policy_writer, on_policy, ignore);
-    feeds.tenantry_kind(watches, approval_writer, |_, triggers, _| triggers.fleet.notify_one(), ignore);
+    feeds.tenantry_kind(watches, approval_writer, on_approval, ignore);
     feeds.tenantry_kind(watches, record_writer, billing::on_record, ignore);
     for (kind, writer) in child_writers {
         feeds.child_kind(watches, kind, writer);
@@ -686,6 +699,15 @@ fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workf
         triggers.fleet.notify_one();
         triggers.tenants(owners);
     }
+}
+
+/// An approval changed: the tenant owning its namespace (it may release a held workflow)
+/// and the fleet pass (which writes approvals' statuses).
+fn on_approval(caches: &Caches, triggers: &Triggers, event: watcher::Event<Approval>) {
+    if let Some(approval) = touched(event) {
+        triggers.tenants(caches.index().tenants_in_namespace(&approval.namespace().unwrap_or_default()));
+    }
+    triggers.fleet.notify_one();
 }
 
 /// A policy changed: the tenants it selected before and selects now, and the fleet.

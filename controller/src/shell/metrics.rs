@@ -57,6 +57,17 @@ pub struct FleetLabels {
     pub state: String,
 }
 
+/// Labels of a governance decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// The GovernancePolicy behind it (`none` when no policy is named).
+    pub policy: String,
+    /// `Held`, `Frozen`, `Blocked`, `Approved` or `Released`.
+    pub decision: String,
+    /// The reason (`AwaitingApproval`, `ChangeFreeze`, `ImageNotAllowed`, ...).
+    pub reason: String,
+}
+
 /// Labels of a partner's revenue gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RevenueLabels {
@@ -111,6 +122,8 @@ pub struct Metrics {
     pub watch_errors: Family<WatchLabels, Counter>,
     /// Status patches that failed, by kind.
     pub status_patch_errors: Family<KindLabels, Counter>,
+    /// Governance decisions recorded, by policy, decision and reason.
+    pub governance_decisions: Family<DecisionLabels, Counter>,
     /// Partners' recurring revenue this month, in minor units of their currency.
     pub revenue: Family<RevenueLabels, Gauge>,
     /// Partners' retention and attach rates, in basis points (10,000 = 100 %).
@@ -140,6 +153,7 @@ impl Metrics {
             lease_renew_failures: Counter::default(),
             watch_errors: Family::default(),
             status_patch_errors: Family::default(),
+            governance_decisions: Family::default(),
             revenue: Family::default(),
             rates: Family::default(),
             paying_tenants: Family::default(),
@@ -180,6 +194,11 @@ impl Metrics {
             metrics.watch_errors.clone(),
         );
         prefixed.register("status_patch_errors", "Status patches that failed", metrics.status_patch_errors.clone());
+        prefixed.register(
+            "governance_decisions",
+            "Governance decisions recorded on workflows, by policy, decision and reason",
+            metrics.governance_decisions.clone(),
+        );
         prefixed.register(
             "partner_revenue",
             "Partners' recurring revenue this month by measure, in minor units of their currency",

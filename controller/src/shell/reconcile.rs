@@ -6,8 +6,9 @@ use super::apply::{self, Step, FIELD_MANAGER};
 use super::billing;
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
-use super::metrics::Metrics;
+use super::metrics::{DecisionLabels, Metrics};
 use crate::api::conditions::{reason, READY, RECONCILING, STALLED};
+use crate::api::workflow::DecisionKind;
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
 use crate::planner::{self, ChildKind, OwnerKey, TenantPlan};
@@ -293,7 +294,20 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
         Some(false) => RETRY_AFTER_TRANSIENT,
         Some(true) => RETRY_AFTER_REFUSAL,
     };
-    Ok(Action::requeue(wait))
+    Ok(Action::requeue(wait.min(until_a_freeze_ends(&plan, now).unwrap_or(wait))))
+}
+
+/// How long until the first change freeze holding one of the tenant's workflows ends (and a
+/// second more, so the plan then sees it over): the held generation rolls out on its own.
+fn until_a_freeze_ends(plan: &TenantPlan, now: jiff::Timestamp) -> Option<Duration> {
+    plan.workflows
+        .values()
+        .filter_map(|status| status.frozen_until.as_deref()?.parse::<jiff::Timestamp>().ok())
+        .min()
+        .map(|until| {
+            let seconds = until.as_second().saturating_sub(now.as_second()).max(0) as u64;
+            Duration::from_secs(seconds + 1)
+        })
 }
 
 /// Writes the tenant's planned BillingRecords and says which closed.
@@ -453,7 +467,7 @@ async fn write_children(
     ctx: &Context,
 ) -> BTreeMap<OwnerKey, Setback> {
     let observed = ctx.caches.observed_children(name);
-    let steps = apply::decide(&plan.children, &observed, &plan.frozen, owners);
+    let steps = apply::decide(&plan.children, &observed, &plan.frozen, &plan.stopped, owners);
     if !steps.is_empty() {
         tracing::info!(tenant = %name, writes = steps.len(), "bringing children in line with the plan");
     }
@@ -470,6 +484,18 @@ async fn write_children(
                 tracing::warn!(tenant = %name, %object, %error, "the API server refused a child");
                 let setback = Setback::refusal(&object, error);
                 setbacks.entry(child.owner.clone()).and_modify(|s| s.add(&setback)).or_insert(setback);
+            }
+            (Step::ScaleDown { reference, .. }, None) => {
+                Metrics::kind(&ctx.metrics.applies, reference.kind.name()).inc();
+                let object = format!("{}/{}", reference.kind.name(), reference.name);
+                tracing::info!(tenant = %name, %object, "scaled a workload to zero, its definition kept");
+            }
+            (Step::ScaleDown { reference, owner, .. }, Some(error)) => {
+                Metrics::kind(&ctx.metrics.apply_errors, reference.kind.name()).inc();
+                let object = format!("{}/{}", reference.kind.name(), reference.name);
+                tracing::warn!(tenant = %name, %object, %error, "the API server refused to scale a workload to zero");
+                let setback = Setback::refusal(&object, error);
+                setbacks.entry(owner.clone()).and_modify(|s| s.add(&setback)).or_insert(setback);
             }
             (Step::Prune { reference, .. }, None) => {
                 Metrics::kind(&ctx.metrics.prunes, reference.kind.name()).inc();
@@ -691,7 +717,38 @@ async fn tenant_events(tenant: &Tenant, status: &TenantStatus, ctx: &Context) {
     }
 }
 
+/// An Event and a counted metric for each governance decision the status records anew.
+async fn decision_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Context) {
+    let before = workflow.status.as_ref().map(|s| s.decisions.as_slice()).unwrap_or_default();
+    for entry in status.decisions.iter().filter(|entry| !before.contains(entry)) {
+        let type_ = match entry.decision {
+            DecisionKind::Held | DecisionKind::Frozen | DecisionKind::Blocked => EventType::Warning,
+            DecisionKind::Approved | DecisionKind::Released => EventType::Normal,
+        };
+        let policies = if entry.policies.is_empty() { vec!["none".to_string()] } else { entry.policies.clone() };
+        for policy in &policies {
+            let labels = DecisionLabels {
+                policy: policy.clone(),
+                decision: entry.decision.to_string(),
+                reason: entry.reason.clone(),
+            };
+            ctx.metrics.governance_decisions.get_or_create(&labels).inc();
+        }
+        tracing::info!(
+            workflow = %workflow.name_any(),
+            namespace = %workflow.namespace().unwrap_or_default(),
+            decision = %entry.decision,
+            reason = %entry.reason,
+            generation = entry.generation.unwrap_or_default(),
+            policies = %policies.join(","),
+            "governance decision"
+        );
+        ctx.event(workflow, type_, &entry.reason, format!("{}: {}", entry.decision, entry.message)).await;
+    }
+}
+
 async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Context) {
+    decision_events(workflow, status, ctx).await;
     let before = workflow.status.as_ref().and_then(|s| s.phase);
     if before == status.phase {
         return;
