@@ -20,7 +20,8 @@
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
 //     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
-//     templates, slice                templates, and the slice of the world one tenant needs
+//     freeze, templates, slice        change freezes, templates, and the slice of the world
+//                                     one tenant needs
 pub mod billing;
 mod build_fleet;
 mod build_tenant;
@@ -28,6 +29,7 @@ mod build_workflow;
 mod child;
 pub mod conditions;
 pub mod cron;
+pub mod freeze;
 mod governance;
 pub mod labels;
 mod meta;
