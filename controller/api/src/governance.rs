@@ -85,47 +85,146 @@ fn one() -> i32 {
     1
 }
 
-/// A named window in which changes wait. Exactly one of `window` or `monthEnd` is set.
+/// A named window in which changes wait. Exactly one of `window`, `monthEnd`, `weekly` and
+/// `yearly` is set; the recurring ones are read in `timeZone`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "[has(self.window), has(self.monthEnd), has(self.weekly), has(self.yearly)].exists_one(b, b)",
+    "message": "set exactly one of window, monthEnd, weekly and yearly"
+}]))]
 pub struct ChangeFreeze {
     /// Name of the freeze (`black-friday`, `month-end-close`).
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
-    /// An absolute window, such as a promotion period.
+    /// IANA time zone (`Europe/Berlin`) in which `monthEnd`, `weekly` and `yearly` are read;
+    /// UTC when omitted. A `window` carries its own offsets and ignores it. Local times that
+    /// a daylight-saving change skips are read one hour later (02:30 as 03:30); local times it
+    /// repeats are read as their first occurrence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"))]
+    pub time_zone: Option<String>,
+    /// An absolute window, such as one promotion period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<FreezeWindow>,
-    /// A window that recurs around every month end, for the finance close.
+    /// A window that recurs around every month end, for the finance close: the last `daysBefore`
+    /// days of each month and the first `daysAfter` days of the next, in days of `timeZone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month_end: Option<MonthEndFreeze>,
+    /// A window that recurs every week, such as a weekend: from `startTime` on `startDay` to the
+    /// next `endTime` on `endDay`, in local time of `timeZone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<WeeklyFreeze>,
+    /// A window that recurs every year on the same days, such as a peak season: from 00:00 on
+    /// `start` until 00:00 after `end`, in days of `timeZone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yearly: Option<YearlyFreeze>,
     /// Categories the freeze holds; empty holds every category.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 5), extend("x-kubernetes-list-type" = "set"))]
     pub categories: Vec<WorkflowCategory>,
 }
 
-/// An absolute window.
+/// An absolute window: frozen from `start` (inclusive) to `end` (exclusive).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreezeWindow {
-    /// Start of the window (RFC 3339).
+    /// Start of the window (RFC 3339 with an offset: `2026-11-26T00:00:00-05:00`), frozen.
     #[schemars(extend("format" = "date-time"))]
     pub start: String,
-    /// End of the window (RFC 3339), after `start`.
+    /// End of the window (RFC 3339 with an offset), after `start`; the first instant that is
+    /// no longer frozen.
     #[schemars(extend("format" = "date-time"))]
     pub end: String,
 }
 
-/// A freeze around each month end, in UTC days.
+/// A freeze around each month end, in days of `timeZone`: from 00:00 on the first of the
+/// last `daysBefore` days of a month until 00:00 after the first `daysAfter` days of the
+/// next month.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self.daysBefore + self.daysAfter > 0",
+    "message": "daysBefore and daysAfter are both 0: the freeze would never hold"
+}]))]
 pub struct MonthEndFreeze {
-    /// Last days of each month that are frozen.
+    /// Last days of each month that are frozen (2: the 29th and 30th of a 30-day month).
     #[schemars(range(min = 0, max = 15))]
     pub days_before: i32,
-    /// First days of the next month that are frozen.
+    /// First days of the next month that are frozen (3: the 1st, 2nd and 3rd).
     #[schemars(range(min = 0, max = 15))]
     pub days_after: i32,
+}
+
+/// A day of the week.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+pub enum Weekday {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
+/// A freeze every week, in local time of `timeZone`: from `startTime` on `startDay`
+/// (inclusive) to the next `endTime` on `endDay` (exclusive). It may run over the end of the
+/// week (`Friday 18:00` to `Monday 06:00`) and lasts less than seven days.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self.startDay != self.endDay || self.startTime != self.endTime",
+    "message": "the freeze starts and ends at the same time of the same day"
+}]))]
+pub struct WeeklyFreeze {
+    /// Day the freeze starts.
+    pub start_day: Weekday,
+    /// Local time it starts on `startDay` (`18:00`, 24-hour `HH:MM`), frozen.
+    #[schemars(length(min = 5, max = 5), regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start_time: String,
+    /// Day the freeze ends.
+    pub end_day: Weekday,
+    /// Local time it ends on `endDay` (`06:00`, 24-hour `HH:MM`): the first minute no longer frozen.
+    #[schemars(length(min = 5, max = 5), regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub end_time: String,
+}
+
+/// A freeze every year, in days of `timeZone`: from 00:00 on `start` until 00:00 on the day
+/// after `end`, both days frozen. It may run over the end of the year (`12-20` to `01-05`)
+/// but may not cover a whole year. `02-29` is refused: it does not occur every year, so write
+/// `02-28` or `03-01`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct YearlyFreeze {
+    /// First frozen day, as month and day (`11-23`); not `02-29`.
+    #[schemars(
+        length(min = 5, max = 5),
+        regex(pattern = r"^((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))$"),
+        extend("x-kubernetes-validations" = [{
+            "rule": "self != '02-29'",
+            "message": "02-29 does not occur every year: use 02-28 or 03-01"
+        }])
+    )]
+    pub start: String,
+    /// Last frozen day, as month and day (`12-01`; not `02-29`): frozen until 00:00 on the day
+    /// after it. Before `start`, the freeze runs over the end of the year.
+    #[schemars(
+        length(min = 5, max = 5),
+        regex(pattern = r"^((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))$"),
+        extend("x-kubernetes-validations" = [{
+            "rule": "self != '02-29'",
+            "message": "02-29 does not occur every year: use 02-28 or 03-01"
+        }])
+    )]
+    pub end: String,
 }
 
 /// Controls on AI steps.

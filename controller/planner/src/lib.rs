@@ -21,8 +21,9 @@
 //   policy                          decide: which policies apply to a tenant, combined
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
-//     labels, quantity, cron, freeze, children, conditions, labels, quantities, schedules, freezes,
-//     templates, slice                templates, and the slice of the world one tenant needs
+//     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
+//     freeze, templates, slice        change freezes, templates, and the slice of the world
+//                                     one tenant needs
 mod audit;
 pub mod billing;
 mod build_fleet;
