@@ -2,7 +2,7 @@
 //! manifests as YAML or JSON for `kubectl apply -f -`.
 
 use crate::api::billing::BillingPhase;
-use crate::api::conditions::{reason, READY};
+use crate::api::conditions::{reason, POLICY_ADJUSTED, READY};
 use crate::api::{Condition, ConditionStatus, Tenant};
 use crate::planner::billing::Currency;
 use crate::planner::{Plan, World};
@@ -57,7 +57,34 @@ pub fn table(world: &World, plan: &Plan) -> String {
     }
     problems.extend(fleet_problems(plan));
     summary(&mut out, plan, &problems);
+    governance(&mut out, plan);
     out
+}
+
+/// Each workflow's latest governance decision and each policy adjustment, so a reviewer of a
+/// GitOps change sees what the policies do to it.
+fn governance(out: &mut String, plan: &Plan) {
+    let mut lines = Vec::new();
+    for ((namespace, workflow), status) in &plan.workflows {
+        if let Some(decision) = status.decisions.last() {
+            lines.push(format!(
+                "Workflow/{namespace}/{workflow}: {} {} (policy {}): {}",
+                decision.decision,
+                decision.reason,
+                decision.policies.join(", "),
+                decision.message
+            ));
+        }
+        for adjusted in status.conditions.iter().filter(|c| c.type_ == POLICY_ADJUSTED) {
+            lines.push(format!("Workflow/{namespace}/{workflow}: {}: {}", adjusted.reason, adjusted.message));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\nGovernance:");
+        for line in lines {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 }
 
 /// A tenant's row, then a row for each workflow in its namespace.
@@ -76,6 +103,9 @@ fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan
     }
     if let Some(line) = current_bill(plan, &name) {
         let _ = writeln!(out, "  {line}");
+    }
+    if !status.policies.is_empty() {
+        let _ = writeln!(out, "  Policies: {}", status.policies.join(", "));
     }
     // A tenant that lost its namespace to an older one lists none of the workflows there.
     if plan.namespace_owners.get(&namespace) == Some(&name) {
@@ -163,13 +193,14 @@ fn fleet_problems(plan: &Plan) -> Vec<String> {
 fn summary(out: &mut String, plan: &Plan, problems: &[String]) {
     let _ = writeln!(
         out,
-        "\n{} partners, {} tiers, {} tenants, {} workflows; {} objects to apply, {} owners left untouched",
+        "\n{} partners, {} tiers, {} tenants, {} workflows; {} objects to apply, {} owners left untouched, {} scaled to zero",
         plan.partners.len(),
         plan.tiers.len(),
         plan.tenants.len(),
         plan.workflows.len(),
         plan.children.len(),
-        plan.frozen.len()
+        plan.frozen.len(),
+        plan.stopped.len()
     );
     if !problems.is_empty() {
         let _ = writeln!(out, "\nNot ready:");
