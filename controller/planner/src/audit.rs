@@ -23,7 +23,8 @@ pub fn record(
     retention_days: Option<i32>,
 ) -> Vec<GovernanceDecision> {
     let mut trail = previous.to_vec();
-    let generation = Some(generation_of(workflow));
+    let current = generation_of(workflow);
+    let generation = Some(current);
     let last = trail.last();
     let entry = match gate {
         Some(gate) => {
@@ -49,7 +50,7 @@ pub fn record(
                 message: format!(
                     "{} no longer applies; generation {} is planned",
                     last.reason,
-                    generation.unwrap_or(1)
+                    current
                 ),
                 policies: last.policies.clone(),
             }),
