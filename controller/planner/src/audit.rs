@@ -47,11 +47,7 @@ pub fn record(
                 generation,
                 decision: DecisionKind::Released,
                 reason: reason::RELEASED.to_string(),
-                message: format!(
-                    "{} no longer applies; generation {} is planned",
-                    last.reason,
-                    current
-                ),
+                message: format!("{} no longer applies; generation {} is planned", last.reason, current),
                 policies: last.policies.clone(),
             }),
     };

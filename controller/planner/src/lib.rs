@@ -117,4 +117,6 @@ pub fn format_time(now: Timestamp) -> String {
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 #[cfg(test)]
+mod governance_tests;
+#[cfg(test)]
 mod tests;
