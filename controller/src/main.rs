@@ -188,6 +188,11 @@ struct RunArgs {
     /// Seconds after the end of its month a BillingRecord stays open before it closes.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(0..=2_592_000))]
     billing_grace_seconds: u64,
+    /// Delete Closed BillingRecords this many days after the end of their month, but only
+    /// those exported (`tenantry bill --cluster --mark-exported` annotates them); never an
+    /// Open or unexported one. Off by default: every record is kept.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    billing_retention_days: Option<u32>,
     /// This replica's identity; defaults to $POD_NAME, else the host name.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -260,6 +265,9 @@ fn run(args: RunArgs) -> ExitCode {
             billing: tenantry::planner::ClosingRules {
                 refresh: jiff::SignedDuration::from_secs(args.billing_refresh_seconds as i64),
                 grace: jiff::SignedDuration::from_secs(args.billing_grace_seconds as i64),
+                retention: args
+                    .billing_retention_days
+                    .map(|days| jiff::SignedDuration::from_hours(i64::from(days) * 24)),
             },
         },
         metrics_address: args.metrics_address,

@@ -301,6 +301,7 @@ mod tests {
                 }],
                 total,
                 recurring: None,
+                consumption: None,
             },
         );
         record.status = Some(BillingRecordStatus { phase: Some(phase), ..BillingRecordStatus::default() });
