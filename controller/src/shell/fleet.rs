@@ -148,6 +148,16 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
     }
     record_gauges(caches, &ctx.metrics);
     record_revenue(&plan, &ctx.metrics);
+    if let Some(retention) = ctx.billing.retention {
+        let serves = |partner: &str| ctx.serves(partner);
+        let now = (ctx.clock)();
+        if let Err(error) =
+            super::billing::retire_records(&ctx.client, caches, &ctx.metrics, serves, retention, now).await
+        {
+            tracing::warn!(%error, "retention: cannot delete an exported BillingRecord; retrying on the next pass");
+            failures.push(error);
+        }
+    }
     failures
 }
 
