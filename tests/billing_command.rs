@@ -88,6 +88,10 @@ fn an_open_month_exits_1_saying_when_it_closes() {
     let usage = tenantry(&["bill", "examples/gitops", "--period", "November"]);
     assert_eq!(usage.status.code(), Some(2));
     assert_eq!(tenantry(&["bill", "--period", "2026-11"]).status.code(), Some(2), "a directory or --cluster");
+    let mark = tenantry(&["bill", "examples/gitops", "--period", "2026-10", "--at", AT, "--mark-exported"]);
+    assert_eq!(mark.status.code(), Some(2), "only a cluster's records are marked");
+    assert!(text(&mark.stderr).contains("--cluster"), "{}", text(&mark.stderr));
+    assert!(mark.stdout.is_empty(), "nothing printed, nothing marked");
 }
 
 fn month<'a>(report: &'a serde_json::Value, period: &str) -> &'a serde_json::Value {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantry::commands::{self, bill, books, chart, revenue as income};
+use tenantry::commands::{self, bill, books, chart, export, revenue as income};
 use tenantry::shell::lease::LeaseSettings;
 use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
 use tenantry::{crdgen, input, planner, render};
@@ -68,9 +68,10 @@ enum Command {
     /// Examples:
     ///   tenantry bill examples/gitops --period 2026-10 --at 2026-11-15T09:00:00Z
     ///   tenantry bill --cluster --period 2026-10 -o json
+    ///   tenantry bill --cluster --period 2026-10 --mark-exported > invoices-2026-10.csv
     ///
     /// Exit codes: 0 printed, 1 invalid input, no record or none closed for the month, or the
-    /// cluster could not be read, 2 usage error.
+    /// cluster could not be read or marked, 2 usage error.
     #[command(verbatim_doc_comment)]
     Bill(BillArgs),
     /// Print each partner's recurring revenue month by month: MRR, ARR, movements, accounts,
@@ -111,6 +112,11 @@ struct BillArgs {
     /// Also show the month's open records, marked as drafts.
     #[arg(long)]
     include_open: bool,
+    /// With --cluster, after printing: annotate each Closed record of the month
+    /// `tenantry.dev/exported-at` (a record already annotated keeps its first export). Only
+    /// exported records can be deleted by `tenantry run --billing-retention-days`.
+    #[arg(long)]
+    mark_exported: bool,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = BillOutput::Csv)]
     output: BillOutput,
@@ -188,6 +194,11 @@ struct RunArgs {
     /// Seconds after the end of its month a BillingRecord stays open before it closes.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(0..=2_592_000))]
     billing_grace_seconds: u64,
+    /// Delete Closed BillingRecords this many days after the end of their month, but only
+    /// those exported (`tenantry bill --cluster --mark-exported` annotates them); never an
+    /// Open or unexported one. Off by default: every record is kept.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    billing_retention_days: Option<u32>,
     /// This replica's identity; defaults to $POD_NAME, else the host name.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -260,6 +271,9 @@ fn run(args: RunArgs) -> ExitCode {
             billing: tenantry::planner::ClosingRules {
                 refresh: jiff::SignedDuration::from_secs(args.billing_refresh_seconds as i64),
                 grace: jiff::SignedDuration::from_secs(args.billing_grace_seconds as i64),
+                retention: args
+                    .billing_retention_days
+                    .map(|days| jiff::SignedDuration::from_hours(i64::from(days) * 24)),
             },
         },
         metrics_address: args.metrics_address,
@@ -368,6 +382,12 @@ fn read_books(args: &BooksArgs) -> Result<(books::Books, jiff::Timestamp), ExitC
 }
 
 fn bill(args: BillArgs) -> ExitCode {
+    if args.mark_exported && !args.books.cluster {
+        eprintln!(
+            "error: --mark-exported marks the records of a cluster: add --cluster (a directory's records are its own)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let period = match args.period.parse::<planner::billing::Period>() {
         Ok(period) => period,
         Err(e) => {
@@ -395,6 +415,30 @@ fn bill(args: BillArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+    }
+    if args.mark_exported {
+        use std::io::Write;
+        // Marked only once the invoices are out.
+        if let Err(e) = std::io::stdout().flush() {
+            eprintln!("error: cannot write the invoices: {e}; nothing was marked exported");
+            return ExitCode::FAILURE;
+        }
+        let (names, already) = export::to_mark(&books, period);
+        let marked = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| rt.block_on(export::mark(&names, jiff::Timestamp::now())).map_err(|e| e.to_string()));
+        match marked {
+            Ok(()) => eprintln!(
+                "marked {} Closed BillingRecord(s) of {period} exported ({already} already were)",
+                names.len()
+            ),
+            Err(e) => {
+                eprintln!("error: the invoices were printed, but marking their records exported failed: {e}");
+                return ExitCode::from(EXIT_INVALID_INPUT);
+            }
+        }
     }
     ExitCode::SUCCESS
 }

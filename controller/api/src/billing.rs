@@ -5,6 +5,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Annotation `tenantry bill --cluster --mark-exported` puts on each Closed record it
+/// exported (RFC 3339, UTC): only records carrying it may be deleted by the operator's
+/// retention policy (`--billing-retention-days`).
+pub const EXPORTED_AT: &str = "tenantry.dev/exported-at";
+
 /// One tenant's bill for one calendar month (UTC), named `<tenant>-<yyyy>-<mm>`. Written by
 /// the operator; frozen once closed. It carries no owner reference, so deleting a tenant
 /// never deletes its bills.
@@ -51,6 +56,43 @@ pub struct BillingRecordSpec {
     /// partners report MRR, NRR and GRR from, so closed records alone tell the revenue story.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurring: Option<RecurringRevenue>,
+    /// What the tenant used in the billed span: runs, time on each tier level and the CPU
+    /// and memory its active workflows requested. Partners' gross margin is computed from it
+    /// and their cost model; it is not charged as such.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumption: Option<Consumption>,
+}
+
+/// What a tenant used in the billed span of a month.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Consumption {
+    /// Runs of its scheduled workflows attributed to the month.
+    #[serde(default)]
+    pub runs: i64,
+    /// Billable (not suspended) seconds on each tier, in the order first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub tiers: Vec<TierTime>,
+    /// CPU requested by its active workflows, in millicore-seconds.
+    #[serde(default)]
+    pub cpu_millicore_seconds: i64,
+    /// Memory requested by its active workflows, in KiB-seconds (rounded once, half away from zero).
+    #[serde(default)]
+    pub memory_kibibyte_seconds: i64,
+}
+
+/// Billable seconds on one tier in a month.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TierTime {
+    /// Name of the tier.
+    #[schemars(length(max = 253))]
+    pub tier: String,
+    /// Its level at the time: what the partner's support cost depends on.
+    pub level: i32,
+    /// Billable seconds on it.
+    pub seconds: i64,
 }
 
 /// A tenant's monthly recurring revenue at one instant: list prices for a whole month of
@@ -77,6 +119,21 @@ pub struct RecurringRevenue {
     pub discount: i64,
     /// The sum of the above, in minor units.
     pub total: i64,
+    /// Workflow adoption then, when the tenant's runs were observed for the month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
+}
+
+/// How many of a tenant's scheduled workflows are used: active ones with a run in the 30 days
+/// before the instant measured. Continuous and event workflows have no runs to observe and
+/// are left out of both counts.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Adoption {
+    /// Scheduled workflows active (Running) then.
+    pub deployed: i32,
+    /// Those of them with a run in the 30 days before.
+    pub with_recent_run: i32,
 }
 
 /// Where a line item sits in the bill.

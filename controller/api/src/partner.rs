@@ -72,14 +72,15 @@ pub struct Branding {
 /// What the partner pays to run its tenants, in integer minor units of its currency.
 ///
 /// Prices are per month rather than per hour: a CPU core-hour costs a fraction of a cent,
-/// which integer minor units cannot carry without losing most of the figure.
+/// which integer minor units cannot carry without losing most of the figure. Like the tiers'
+/// fees, a month is the calendar month, prorated by the second (see docs/billing.md).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CostModel {
-    /// Cost of one CPU core requested for a whole month (730 hours).
+    /// Cost of one CPU core requested for a whole calendar month.
     #[schemars(range(min = 0))]
     pub cpu_core_month: i64,
-    /// Cost of one GiB of memory requested for a whole month (730 hours).
+    /// Cost of one GiB of memory requested for a whole calendar month.
     #[schemars(range(min = 0))]
     pub memory_gib_month: i64,
     /// Monthly support cost of one tenant, by the level of its tier.
@@ -176,4 +177,27 @@ pub struct PartnerRevenue {
     /// 90th percentile of the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_value_p90_seconds: Option<i64>,
+    /// What running the tenants cost so far this month at the cost model: requested CPU and
+    /// memory of active workflows. Absent without a cost model or usage on the records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infrastructure_cost: Option<i64>,
+    /// Support cost so far this month: each tenant's tier level at the cost model, prorated
+    /// by its billable seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_cost: Option<i64>,
+    /// Managed-service gross margin so far this month: billed less infrastructure and support cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gross_margin: Option<i64>,
+    /// Gross margin over billed, in basis points, when something was billed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gross_margin_basis_points: Option<i64>,
+    /// Scheduled workflows active now, over the tenants whose runs are observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_workflows: Option<i32>,
+    /// Those of them with a run in the last 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_workflows: Option<i32>,
+    /// Workflow adoption: adopted over deployed workflows, in basis points, when any is deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_adoption_basis_points: Option<i64>,
 }

@@ -141,7 +141,7 @@ pub struct TierHistoryEntry {
 
 /// A stretch of time one workflow was active (Running: not held, suspended or blocked), kept
 /// on the tenant so that it outlives the workflow: the source of the per-workflow fee.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowActivity {
     /// Name of the workflow, in the tenant namespace.
@@ -154,6 +154,63 @@ pub struct WorkflowActivity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub until: Option<String>,
+    /// CPU its workload requested during the span, in millicores, over every replica: the
+    /// source of the infrastructure cost in the partner's gross margin. A change opens a new
+    /// span. Absent in history written before it was kept: the workflow's current request counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub cpu_millicores: Option<i64>,
+    /// Memory its workload requested during the span, in bytes, over every replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub memory_bytes: Option<i64>,
+    /// Whether it ran on a schedule (a CronJob, whose runs are counted) rather than
+    /// continuously or on events. Absent in older history: the workflow's current trigger counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<bool>,
+}
+
+/// The runs of the tenant's scheduled workflows attributed to one month: what its usage line
+/// bills and what workflow adoption reads.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthlyUsage {
+    /// The month (`2026-11`), UTC.
+    #[schemars(length(max = 7), regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub period: String,
+    /// Runs attributed to the month, over every workflow (see docs/billing.md for which month
+    /// a run belongs to).
+    #[schemars(range(min = 0))]
+    pub runs: i64,
+    /// The newest run of each workflow in the month.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4096), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["workflow"]))]
+    pub last_runs: Vec<LastRun>,
+}
+
+/// When one workflow last ran in a month.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    /// Name of the workflow, in the tenant namespace.
+    #[schemars(length(max = 253))]
+    pub workflow: String,
+    /// When its newest run in the month was scheduled (RFC 3339, UTC).
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub at: String,
+}
+
+/// How far the tenant's usage has counted one workflow's runs: a finished Job scheduled
+/// later is counted into `usage`, one scheduled at or before it already was.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsCounted {
+    /// Name of the workflow, in the tenant namespace.
+    #[schemars(length(max = 253))]
+    pub workflow: String,
+    /// The scheduled time of the newest run counted (RFC 3339, UTC).
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub through: String,
 }
 
 /// How many of the tenant's workflows are in each phase.
@@ -192,6 +249,22 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 4096))]
     pub workflow_activity: Vec<WorkflowActivity>,
+    /// Runs of its scheduled workflows per month, for the months whose bills are not closed
+    /// yet and the one before them: the source of the usage line and of workflow adoption.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 240), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["period"]))]
+    pub usage: Vec<MonthlyUsage>,
+    /// How far `usage` has counted each scheduled workflow's runs, so each run is counted once
+    /// whichever process observes it and however long the cluster keeps its Job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4096), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["workflow"]))]
+    pub runs_counted: Vec<RunsCounted>,
+    /// The last month (`2026-10`) whose BillingRecord the operator observed Closed, with every
+    /// month before it: those months are never computed again, so their records may be
+    /// deleted by the retention policy once exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 7), regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub billing_closed_through: Option<String>,
     /// Workflows by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<WorkflowCounts>,

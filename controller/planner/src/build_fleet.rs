@@ -52,6 +52,7 @@ pub fn partners(index: &Index, instant: jiff::Timestamp, now: &str, plan: &mut P
                     &records,
                     name,
                     &partner.spec.currency,
+                    partner.spec.cost_model.as_ref(),
                     instant,
                     &mut times_to_value(&tenants),
                 )),

@@ -93,7 +93,8 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
     for tenant in tenants.values() {
         // Bills are planned in both scopes: partners' revenue reads them.
-        let billing = billing::tenant::plan(tenant, &workflow_decisions, &index, world.billing, instant);
+        let billing =
+            billing::tenant::plan(tenant, &workflow_decisions, &world.workloads, &index, world.billing, instant);
         plan.billing_records.extend(billing.records.iter().map(|r| (r.name_any(), r.clone())));
         if scope == Scope::Everything {
             tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);

@@ -620,7 +620,7 @@ fn runs(succeeded: i64, failed: i64, through: Option<&str>) -> tenantry_api::wor
 }
 
 fn finished(scheduled: &str, succeeded: bool) -> crate::FinishedRun {
-    crate::FinishedRun { scheduled: at(scheduled), succeeded }
+    crate::FinishedRun { scheduled: at(scheduled), succeeded, ended: None }
 }
 
 #[test]

@@ -60,6 +60,9 @@ pub struct FinishedRun {
     pub scheduled: jiff::Timestamp,
     /// Whether it succeeded (`Complete`) rather than failed.
     pub succeeded: bool,
+    /// When it finished (the `Complete` or `Failed` condition's transition), if known: a run
+    /// that ends after its month's record closes is billed in the month it ended in.
+    pub ended: Option<jiff::Timestamp>,
 }
 
 /// Key of a namespaced object: namespace, then name.
@@ -149,7 +152,7 @@ pub struct TenantPlan {
     pub billing_records: Vec<BillingRecord>,
 }
 
-/// How often open records move and when they close.
+/// How often open records move, when they close, and when closed ones may be deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClosingRules {
     /// How long after the end of its month a record stays open, for late observations.
@@ -158,11 +161,15 @@ pub struct ClosingRules {
     /// epoch), so a steady fleet writes each open record once per interval, not on every
     /// reconcile.
     pub refresh: SignedDuration,
+    /// How long after the end of its month a Closed record that was exported (it carries
+    /// the `tenantry.dev/exported-at` annotation) is kept before the operator deletes it;
+    /// `None` keeps every record. The planner never reads it.
+    pub retention: Option<SignedDuration>,
 }
 
 impl Default for ClosingRules {
     fn default() -> Self {
-        ClosingRules { grace: SignedDuration::from_hours(1), refresh: SignedDuration::from_hours(1) }
+        ClosingRules { grace: SignedDuration::from_hours(1), refresh: SignedDuration::from_hours(1), retention: None }
     }
 }
 

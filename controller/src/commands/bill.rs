@@ -120,7 +120,10 @@ pub fn invoices(books: &Books, period: Period, include_open: bool) -> Result<Vec
     }
     let mut out = Vec::new();
     for records in by_partner.values_mut() {
-        records.sort_by(|a, b| a.spec.tenant_ref.cmp(&b.spec.tenant_ref));
+        // A tenant created again within the month has two records: its own order by name.
+        records.sort_by(|a, b| {
+            (&a.spec.tenant_ref, a.metadata.name.as_ref()).cmp(&(&b.spec.tenant_ref, b.metadata.name.as_ref()))
+        });
         for (index, record) in records.iter().enumerate() {
             if include_open || is_final(record) {
                 out.push(invoice(books, record, index + 1));
@@ -301,6 +304,7 @@ mod tests {
                 }],
                 total,
                 recurring: None,
+                consumption: None,
             },
         );
         record.status = Some(BillingRecordStatus { phase: Some(phase), ..BillingRecordStatus::default() });

@@ -225,6 +225,11 @@ mod tests {
             nrr_bp: None,
             grr_bp: None,
             billed: 0,
+            costs: None,
+            gross_margin: None,
+            gross_margin_bp: None,
+            adoption: None,
+            adoption_bp: None,
         }
     }
 

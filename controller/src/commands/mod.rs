@@ -1,7 +1,7 @@
 //! The billing commands, `tenantry bill` and `tenantry revenue`: where their records come from
 //! ([`books`]), invoices ([`bill`]), revenue tables ([`revenue`]) and charts ([`chart`]).
 //!
-//! Everything here but [`books::from_cluster`] is pure: records in, text out, so the same
+//! Everything here but [`books::from_cluster`] and [`export::mark`] is pure: records in, text out, so the same
 //! records give the same output whether they were planned from a directory or listed from a
 //! cluster.
 
@@ -9,6 +9,7 @@ pub mod bill;
 pub mod books;
 pub mod chart;
 pub mod csv;
+pub mod export;
 pub mod revenue;
 
 use jiff::Timestamp;

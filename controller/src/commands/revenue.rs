@@ -61,7 +61,13 @@ fn partner_revenue(books: &Books, name: &str, through: Period, months: usize) ->
         product_name: declared.map_or_else(|| name.to_string(), |p| p.spec.branding.product_name.clone()),
         currency,
         primary_color: declared.and_then(|p| p.spec.branding.primary_color.clone()),
-        months: revenue::revenue(&books.records, name, through, months),
+        months: revenue::revenue(
+            &books.records,
+            name,
+            declared.and_then(|p| p.spec.cost_model.as_ref()),
+            through,
+            months,
+        ),
     }
 }
 
@@ -87,6 +93,9 @@ const TABLE_COLUMNS: &[&str] = &[
     "NRR",
     "GRR",
     "BILLED",
+    "MARGIN",
+    "MARGIN%",
+    "ADOPTION",
 ];
 
 fn table_row(month: &MonthRevenue, currency: &Currency) -> Vec<String> {
@@ -113,6 +122,9 @@ fn table_row(month: &MonthRevenue, currency: &Currency) -> Vec<String> {
         ratio(month.nrr_bp),
         ratio(month.grr_bp),
         money(month.billed),
+        month.gross_margin.map_or_else(|| "-".to_string(), money),
+        ratio(month.gross_margin_bp),
+        ratio(month.adoption_bp),
     ]
 }
 
@@ -129,7 +141,13 @@ pub fn table(report: &PartnerRevenue, open_period: Option<&str>) -> String {
     rows.extend(report.months.iter().map(|m| table_row(m, &currency)));
     out.push_str(&aligned(&rows));
     if let Some(open) = open_period.filter(|open| report.months.iter().any(|m| &m.period == open)) {
-        let _ = writeln!(out, "{open} is still open: its MRR is the run-rate so far and BILLED the amount so far.");
+        let _ = writeln!(
+            out,
+            "{open} is still open: its MRR is the run-rate so far, BILLED and MARGIN the amounts so far."
+        );
+    }
+    if report.months.iter().all(|m| m.gross_margin.is_none()) {
+        let _ = writeln!(out, "MARGIN needs the partner's spec.costModel and records that carry spec.consumption.");
     }
     out.push('\n');
     let bars: Vec<(String, i64)> = report.months.iter().map(|m| (m.period.clone(), m.mrr)).collect();
@@ -192,6 +210,13 @@ pub const CSV_COLUMNS: &[&str] = &[
     "nrr_bp",
     "grr_bp",
     "billed",
+    "infrastructure_cost",
+    "support_cost",
+    "gross_margin",
+    "gross_margin_bp",
+    "deployed_workflows",
+    "adopted_workflows",
+    "adoption_bp",
 ];
 
 /// Every partner's months as CSV.
@@ -219,6 +244,16 @@ pub fn to_csv(reports: &[PartnerRevenue]) -> String {
             let mut fields = vec![report.partner.clone(), report.currency.clone(), m.period.clone()];
             fields.extend(numbers.iter().map(i64::to_string));
             fields.extend([optional(m.nrr_bp), optional(m.grr_bp), m.billed.to_string()]);
+            let costs = m.costs.as_ref();
+            fields.extend([
+                optional(costs.map(|c| c.infrastructure)),
+                optional(costs.map(|c| c.support)),
+                optional(m.gross_margin),
+                optional(m.gross_margin_bp),
+                optional(m.adoption.as_ref().map(|a| i64::from(a.deployed))),
+                optional(m.adoption.as_ref().map(|a| i64::from(a.with_recent_run))),
+                optional(m.adoption_bp),
+            ]);
             out.push_str(&csv::row(&fields));
         }
     }

@@ -148,6 +148,16 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
     }
     record_gauges(caches, &ctx.metrics);
     record_revenue(&plan, &ctx.metrics);
+    if let Some(retention) = ctx.billing.retention {
+        let serves = |partner: &str| ctx.serves(partner);
+        let now = (ctx.clock)();
+        if let Err(error) =
+            super::billing::retire_records(&ctx.client, caches, &ctx.metrics, serves, retention, now).await
+        {
+            tracing::warn!(%error, "retention: cannot delete an exported BillingRecord; retrying on the next pass");
+            failures.push(error);
+        }
+    }
     failures
 }
 
@@ -190,6 +200,7 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
     metrics.revenue.clear();
     metrics.rates.clear();
     metrics.paying_tenants.clear();
+    metrics.scheduled_workflows.clear();
     for (partner, status) in &plan.partners {
         let Some(revenue) = &status.revenue else { continue };
         let measures = [
@@ -206,6 +217,13 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
             ("arpa", revenue.arpa),
             ("billed", revenue.billed),
         ];
+        // Costs and margin only for partners with a cost model and records that carry usage.
+        let costs = [
+            ("infrastructure_cost", revenue.infrastructure_cost),
+            ("support_cost", revenue.support_cost),
+            ("gross_margin", revenue.gross_margin),
+        ];
+        let measures = measures.into_iter().chain(costs.into_iter().filter_map(|(m, v)| v.map(|v| (m, v))));
         for (measure, value) in measures {
             let labels =
                 RevenueLabels { partner: partner.clone(), currency: revenue.currency.clone(), measure: measure.into() };
@@ -215,6 +233,8 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
             ("nrr", revenue.nrr_basis_points),
             ("grr", revenue.grr_basis_points),
             ("attach_rate", Some(revenue.attach_rate_basis_points)),
+            ("gross_margin", revenue.gross_margin_basis_points),
+            ("workflow_adoption", revenue.workflow_adoption_basis_points),
         ];
         for (rate, value) in rates {
             if let Some(value) = value {
@@ -223,5 +243,12 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
         }
         let labels = FleetLabels { partner: partner.clone(), state: "paying".into() };
         metrics.paying_tenants.get_or_create(&labels).set(i64::from(revenue.paying_tenants));
+        let adoption = [("deployed", revenue.deployed_workflows), ("adopted", revenue.adopted_workflows)];
+        for (state, count) in adoption {
+            if let Some(count) = count {
+                let labels = FleetLabels { partner: partner.clone(), state: state.into() };
+                metrics.scheduled_workflows.get_or_create(&labels).set(i64::from(count));
+            }
+        }
     }
 }

@@ -53,18 +53,18 @@ impl JobRun {
     pub fn of(job: &DynamicObject) -> Option<JobRun> {
         let workflow = job.labels().get(labels::WORKFLOW)?.clone();
         let namespace = job.namespace().unwrap_or_default();
+        // The condition, when it is True: its transition time is when the Job finished.
         let condition = |type_: &str| {
             job.data
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .is_some_and(|c| c.iter().any(|c| c["type"] == type_ && c["status"] == "True"))
+                .and_then(|c| c.iter().find(|c| c["type"] == type_ && c["status"] == "True"))
+                .map(|c| c["lastTransitionTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()))
         };
-        let outcome = if condition("Complete") {
-            Some(true)
-        } else if condition("Failed") {
-            Some(false)
-        } else {
-            None
+        let (outcome, ended) = match (condition("Complete"), condition("Failed")) {
+            (Some(ended), _) => (Some(true), ended),
+            (None, Some(ended)) => (Some(false), ended),
+            (None, None) => (None, None),
         };
         let scheduled = job
             .annotations()
@@ -72,7 +72,7 @@ impl JobRun {
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .or_else(|| job.metadata.creation_timestamp.as_ref().map(|t| t.0));
         let finished = match (outcome, scheduled) {
-            (Some(succeeded), Some(scheduled)) => Some(FinishedRun { scheduled, succeeded }),
+            (Some(succeeded), Some(scheduled)) => Some(FinishedRun { scheduled, succeeded, ended }),
             _ => None,
         };
         Some(JobRun { workflow: (namespace, workflow), name: job.name_any(), finished })
@@ -186,7 +186,9 @@ mod tests {
     use serde_json::json;
 
     fn job(name: &str, scheduled: &str, condition: Option<&str>) -> DynamicObject {
-        let conditions = condition.map(|c| json!([{"type": c, "status": "True"}])).unwrap_or(json!([]));
+        let conditions = condition
+            .map(|c| json!([{"type": c, "status": "True", "lastTransitionTime": "2026-11-01T03:00:00Z"}]))
+            .unwrap_or(json!([]));
         serde_json::from_value(json!({
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": "tenant-shop", "creationTimestamp": "2026-11-01T00:00:01Z",
@@ -207,7 +209,8 @@ mod tests {
         assert_eq!(runs.finished("tenant-shop", "nightly"), None, "a partial list is not used");
         let changed = events.handle(watcher::Event::InitDone);
         assert_eq!(changed, BTreeSet::from(["tenant-shop".to_string()]));
-        let first = FinishedRun { scheduled: "2026-11-01T00:00:00Z".parse().expect("time"), succeeded: true };
+        let ended = Some("2026-11-01T03:00:00Z".parse().expect("time"));
+        let first = FinishedRun { scheduled: "2026-11-01T00:00:00Z".parse().expect("time"), succeeded: true, ended };
         assert_eq!(runs.finished("tenant-shop", "nightly"), Some(vec![first.clone()]));
 
         let running = events.handle(watcher::Event::Apply(job("b", "2026-11-01T02:00:00Z", None)));
@@ -216,7 +219,7 @@ mod tests {
         assert_eq!(failed, BTreeSet::from(["tenant-shop".to_string()]), "its tenant counts it");
         assert!(events.handle(watcher::Event::Apply(job("b", "2026-11-01T02:00:00Z", Some("Failed")))).is_empty());
         events.handle(watcher::Event::Delete(job("a", "2026-11-01T01:00:00+01:00", Some("Complete"))));
-        let second = FinishedRun { scheduled: "2026-11-01T02:00:00Z".parse().expect("time"), succeeded: false };
+        let second = FinishedRun { scheduled: "2026-11-01T02:00:00Z".parse().expect("time"), succeeded: false, ended };
         assert_eq!(runs.finished("tenant-shop", "nightly"), Some(vec![second]));
         assert_eq!(runs.finished("tenant-shop", "other"), Some(vec![]));
     }

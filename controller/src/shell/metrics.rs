@@ -77,7 +77,8 @@ pub struct RevenueLabels {
     pub currency: String,
     /// What is measured: `mrr`, `arr`, `platform_mrr`, `managed_operations_mrr`,
     /// `expansion_mrr`, `new_mrr`, `reactivated_mrr`, `expansion_movement`,
-    /// `contraction_movement`, `churned_mrr`, `arpa`, `billed`.
+    /// `contraction_movement`, `churned_mrr`, `arpa`, `billed`, and with a cost model
+    /// `infrastructure_cost`, `support_cost` and `gross_margin` (this month so far).
     pub measure: String,
 }
 
@@ -86,7 +87,7 @@ pub struct RevenueLabels {
 pub struct RateLabels {
     /// The partner.
     pub partner: String,
-    /// `nrr`, `grr` or `attach_rate`.
+    /// `nrr`, `grr`, `attach_rate`, `gross_margin` or `workflow_adoption`.
     pub rate: String,
 }
 
@@ -130,6 +131,9 @@ pub struct Metrics {
     pub rates: Family<RateLabels, Gauge>,
     /// Partners' paying tenants.
     pub paying_tenants: Family<FleetLabels, Gauge>,
+    /// Partners' scheduled workflows active now (`deployed`) and those with a run in the
+    /// last 30 days (`adopted`).
+    pub scheduled_workflows: Family<FleetLabels, Gauge>,
 }
 
 impl Metrics {
@@ -157,6 +161,7 @@ impl Metrics {
             revenue: Family::default(),
             rates: Family::default(),
             paying_tenants: Family::default(),
+            scheduled_workflows: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
         prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
@@ -206,8 +211,13 @@ impl Metrics {
         );
         prefixed.register(
             "partner_rate_basis_points",
-            "Partners' NRR, GRR and automation attach rate, in basis points (10000 = 100 %)",
+            "Partners' NRR, GRR, automation attach rate, gross margin and workflow adoption, in basis points (10000 = 100 %)",
             metrics.rates.clone(),
+        );
+        prefixed.register(
+            "partner_scheduled_workflows",
+            "Partners' scheduled workflows active now (deployed) and with a run in the last 30 days (adopted)",
+            metrics.scheduled_workflows.clone(),
         );
         prefixed.register(
             "partner_paying_tenants",

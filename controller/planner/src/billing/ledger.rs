@@ -21,6 +21,8 @@ pub struct TierPrices {
     pub tier: String,
     /// Name the partner sells it under.
     pub display_name: String,
+    /// Its level now (history entries carry the level at the time).
+    pub level: i32,
     /// Monthly base fee, in minor units.
     pub monthly_base_fee: i64,
     /// Monthly fee for each active workflow, in minor units.
@@ -188,7 +190,8 @@ fn managed_operations_line(prices: &TierPrices, workflow_seconds: i64, month_sec
 
 /// Runs beyond those included. The included runs are the tiers' monthly allowances,
 /// prorated by the billable time on each; extra runs are priced at the last tier of the
-/// month (the one the client is on when the month ends).
+/// month (the one the client is on when the month ends). The quantity is in thousands of
+/// runs, so quantity × unit price (per 1,000) is the amount.
 fn usage_line(usage: &Usage, month: &Span, month_seconds: i64) -> Option<LineItem> {
     let last = usage.stints.iter().rev().find(|s| !s.span.intersect(month).is_empty())?;
     if usage.runs <= 0 || last.prices.price_per_thousand_extra_runs == 0 {
@@ -205,16 +208,20 @@ fn usage_line(usage: &Usage, month: &Span, month_seconds: i64) -> Option<LineIte
     }
     let price = last.prices.price_per_thousand_extra_runs;
     let amount = Exact::ratio(extra_scaled * i128::from(price), i128::from(month_seconds) * 1000).round();
-    let extra_runs_milli = Exact::ratio(extra_scaled * 1000, i128::from(month_seconds)).round();
+    // Thousandths of 1,000 runs are runs: the extra runs, rounded to whole runs for the quantity.
+    let extra_runs = Exact::ratio(extra_scaled, i128::from(month_seconds)).round();
+    let included_milli = Exact::ratio(included_scaled * 1000, i128::from(month_seconds)).round();
     Some(LineItem {
         layer: BillingLayer::Usage,
         description: format!(
-            "{} runs, {} beyond those included, at {} per 1,000",
+            "Workflow runs on {} ({}): {} runs, {} included, {} beyond, per 1,000",
+            last.prices.display_name,
+            last.prices.tier,
             usage.runs,
-            Thousandths(extra_runs_milli),
-            price
+            Thousandths(included_milli),
+            Thousandths(extra_runs * 1000)
         ),
-        quantity_milli: extra_runs_milli,
+        quantity_milli: extra_runs,
         unit_price: price,
         amount,
     })
@@ -253,6 +260,7 @@ mod tests {
         TierPrices {
             tier: name.into(),
             display_name: name.to_uppercase(),
+            level: 1,
             monthly_base_fee: base,
             monthly_fee_per_active_workflow: per_workflow,
             included_runs_per_month: 0,
@@ -385,7 +393,51 @@ mod tests {
         };
         let bill = bill(period, &usage);
         assert_eq!(amounts(&bill), vec![(BillingLayer::Platform, 0), (BillingLayer::Usage, 1_250)]);
-        assert_eq!(bill.lines[1].quantity_milli, 2_500_000);
+        assert_eq!(bill.lines[1].quantity_milli, 2_500, "2.500 thousand runs at 5.00 per 1,000");
+        assert_eq!(
+            bill.lines[1].description,
+            "Workflow runs on GOLD (gold): 4000 runs, 1500.000 included, 2500.000 beyond, per 1,000"
+        );
+    }
+
+    #[test]
+    fn a_mid_month_tier_change_prorates_the_allowance_and_prices_at_the_last_tier() {
+        // 30-day November: 10 days on silver (3,000 included, 5.00 per 1,000), then 20 on
+        // gold (6,000 included, 3.00 per 1,000).
+        let period: Period = "2026-11".parse().unwrap();
+        let mut silver = tier("silver", 0, 0);
+        silver.included_runs_per_month = 3_000;
+        silver.price_per_thousand_extra_runs = 500;
+        let mut gold = tier("gold", 0, 0);
+        gold.included_runs_per_month = 6_000;
+        gold.price_per_thousand_extra_runs = 300;
+        let stints = vec![
+            TierStint { span: span("2026-11-01T00:00:00Z", "2026-11-11T00:00:00Z"), prices: silver },
+            TierStint { span: span("2026-11-11T00:00:00Z", "2026-12-01T00:00:00Z"), prices: gold.clone() },
+        ];
+        let usage = |runs| Usage { stints: stints.clone(), runs, ..Usage::default() };
+        // Included: 3,000 × 10/30 + 6,000 × 20/30 = 1,000 + 4,000 = 5,000.
+        assert!(bill(period, &usage(5_000)).lines.iter().all(|l| l.layer != BillingLayer::Usage), "all included");
+        // 5,001 runs: one beyond, at 3.00 per 1,000 = 0.3 cent, rounds to 0 but the line is there.
+        let one = bill(period, &usage(5_001));
+        assert_eq!(one.lines.last().map(|l| (l.layer, l.amount, l.quantity_milli)), Some((BillingLayer::Usage, 0, 1)));
+        // 7,500 runs: 2,500 beyond at the last tier's 3.00 per 1,000 = 7.50.
+        let beyond = bill(period, &usage(7_500));
+        assert_eq!(beyond.lines.last().map(|l| (l.layer, l.amount)), Some((BillingLayer::Usage, 750)));
+        // The allowance is prorated by the second: 1,000 included runs over a 30-day month
+        // are 1/2,592 runs a second; 7 hours of it are 10.802 runs.
+        let mut sliver = tier("sliver", 0, 0);
+        sliver.included_runs_per_month = 1_000;
+        sliver.price_per_thousand_extra_runs = 1_000_000;
+        let short = Usage {
+            stints: vec![TierStint { span: span("2026-11-30T17:00:00Z", "2026-12-01T00:00:00Z"), prices: sliver }],
+            runs: 11,
+            ..Usage::default()
+        };
+        // 11 − 1,000 × 25,200 / 2,592,000 = 11 − 9.7222 = 1.2778 runs at 10,000.00 per 1,000
+        // (10.00 a run): 12.78, rounded once.
+        let line = bill(period, &short).lines.pop().unwrap();
+        assert_eq!((line.layer, line.amount, line.quantity_milli), (BillingLayer::Usage, 1_278, 1));
     }
 
     #[test]

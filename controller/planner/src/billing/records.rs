@@ -3,19 +3,22 @@
 //! and its grace period are over or the tenant is deleted. A record observed Closed is never
 //! computed again, so nothing a later input says can rewrite a closed bill.
 
-use super::history::{self, HistoryProblem};
+use super::history::{self, HistoryProblem, WorkflowFacts};
 use super::ledger::{self, TierPrices, Usage};
 use super::money::Exact;
-use super::period::Period;
+use super::period::{Period, Span};
 use crate::conditions::Conditions;
 use crate::labels;
 pub use crate::world::ClosingRules;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
-use tenantry_api::billing::{BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus, RecurringRevenue};
+use tenantry_api::billing::{
+    Adoption, BillingPhase, BillingRecord, BillingRecordSpec, BillingRecordStatus, Consumption, RecurringRevenue,
+    TierTime,
+};
 use tenantry_api::conditions::reason;
-use tenantry_api::tenant::{TierHistoryEntry, WorkflowActivity};
+use tenantry_api::tenant::{MonthlyUsage, TierHistoryEntry, WorkflowActivity};
 use tenantry_api::ConditionStatus;
 
 /// Everything about one tenant its bills are computed from.
@@ -35,11 +38,73 @@ pub struct TenantAccount<'a> {
     pub workflow_activity: &'a [WorkflowActivity],
     /// When the tenant was deleted, if it is being deleted: its last record closes then.
     pub deleted_at: Option<Timestamp>,
+    /// Runs of its scheduled workflows per month.
+    pub usage: &'a [MonthlyUsage],
+    /// Its declared workflows' requests and triggers now: what spans recorded before those
+    /// were kept are costed with.
+    pub workflows: &'a BTreeMap<String, WorkflowFacts>,
+    /// The last month observed Closed with every one before it: never computed again.
+    pub closed_through: Option<Period>,
+    /// Whether some scheduled workflow's Jobs are not listed yet (an operator that just
+    /// started): no record closes until its runs are known.
+    pub runs_pending: bool,
 }
 
 /// The name of a tenant's record for a period: `<tenant>-<yyyy>-<mm>`.
 pub fn record_name(tenant: &str, period: Period) -> String {
     format!("{tenant}-{period}")
+}
+
+/// The name of `account`'s record for `period`: `<tenant>-<yyyy>-<mm>`, or, when a record
+/// of that name belongs to an earlier tenant of the same name (deleted and created again in
+/// the same month), `<tenant>-<yyyy>-<mm>-2`, `-3`... A record belongs to an earlier tenant
+/// when it was Closed at or before this tenant's history begins: a tenant's own records
+/// close after its first observation. A function of the observed records and the tenant's
+/// history, so every process names the record the same way.
+pub fn record_name_for(
+    account: &TenantAccount<'_>,
+    period: Period,
+    existing: &BTreeMap<String, BillingRecord>,
+) -> String {
+    let base = record_name(account.tenant, period);
+    let Some(began) = history_start(account.tier_history) else { return base };
+    let mut sequence = 1u32;
+    loop {
+        let name = if sequence == 1 { base.clone() } else { format!("{base}-{sequence}") };
+        match existing.get(&name) {
+            Some(record) if closed_by(record).is_some_and(|closed_at| closed_at <= began) => sequence += 1,
+            _ => return name,
+        }
+    }
+}
+
+/// Which record of a tenant's month a name is: 1 for `<tenant>-<yyyy>-<mm>`, n for `-n`.
+pub fn sequence_of(record: &BillingRecord) -> u32 {
+    let name = record.metadata.name.as_deref().unwrap_or_default();
+    let base = format!("{}-{}", record.spec.tenant_ref, record.spec.period);
+    name.strip_prefix(&base).and_then(|rest| rest.strip_prefix('-')).and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
+fn history_start(history: &[TierHistoryEntry]) -> Option<Timestamp> {
+    history.iter().filter_map(|entry| entry.since.parse::<Timestamp>().ok()).min()
+}
+
+/// When an observed record closed, if it is Closed.
+fn closed_by(record: &BillingRecord) -> Option<Timestamp> {
+    if !is_closed(record) {
+        return None;
+    }
+    record.status.as_ref().and_then(|s| s.closed_at.as_deref()).and_then(|t| t.parse().ok())
+}
+
+/// The first month `account` is billed for: its history's first, or the one after the last
+/// observed Closed.
+fn first_billed(account: &TenantAccount<'_>) -> Option<Period> {
+    let first = history::first_period(account.tier_history)?;
+    Some(match account.closed_through {
+        Some(closed) if closed >= first => closed.next(),
+        _ => first,
+    })
 }
 
 /// The records `account` should have at `now`, oldest first. Periods whose record in
@@ -51,7 +116,7 @@ pub fn records(
     rules: ClosingRules,
     now: Timestamp,
 ) -> Result<Vec<BillingRecord>, HistoryProblem> {
-    let Some(first) = history::first_period(account.tier_history) else {
+    let Some(first) = first_billed(account) else {
         return Ok(Vec::new());
     };
     let last_instant = account.deleted_at.map_or(now, |deleted| deleted.min(now));
@@ -59,10 +124,10 @@ pub fn records(
     let mut records = Vec::new();
     let mut period = first;
     while period <= last {
-        let name = record_name(account.tenant, period);
+        let name = record_name_for(account, period, existing);
         let observed = existing.get(&name);
         if !observed.is_some_and(is_closed) {
-            records.push(record(account, &prices, period, observed, rules, now)?);
+            records.push(record(account, &prices, period, &name, observed, rules, now)?);
         }
         period = period.next();
     }
@@ -81,18 +146,32 @@ pub fn oldest_open_period(
     existing: &BTreeMap<String, BillingRecord>,
     now: Timestamp,
 ) -> Option<Period> {
-    let mut period = history::first_period(account.tier_history)?;
+    let mut period = first_billed(account)?;
     let current = Period::containing(now);
-    while period < current && existing.get(&record_name(account.tenant, period)).is_some_and(is_closed) {
+    while period < current && existing.get(&record_name_for(account, period, existing)).is_some_and(is_closed) {
         period = period.next();
     }
     Some(period)
+}
+
+/// The last month observed Closed with every one before it, after `existing`: what the
+/// tenant's `status.billingClosedThrough` becomes.
+pub fn closed_through(
+    account: &TenantAccount<'_>,
+    existing: &BTreeMap<String, BillingRecord>,
+    now: Timestamp,
+) -> Option<Period> {
+    match (first_billed(account), oldest_open_period(account, existing, now)) {
+        (Some(first), Some(open)) if open > first => Some(open.previous()),
+        _ => account.closed_through,
+    }
 }
 
 fn record(
     account: &TenantAccount<'_>,
     prices: &impl Fn(&str) -> Option<TierPrices>,
     period: Period,
+    name: &str,
     observed: Option<&BillingRecord>,
     rules: ClosingRules,
     now: Timestamp,
@@ -101,7 +180,8 @@ fn record(
         Some(deleted) if deleted < period.end() => deleted,
         _ => period.end() + rules.grace,
     };
-    let closed = now >= closes_at;
+    // A deleted tenant's final record closes at once: nothing will reconcile it again.
+    let closed = now >= closes_at && (!account.runs_pending || account.deleted_at.is_some());
     let until = if closed { closes_at.min(period.end()) } else { rules.billed_until(now).min(period.end()) };
     // The run-rate of an open record is the tenant's as it stands now; a closed one's, as the
     // billed span ended. Either changes only when the tenant does.
@@ -109,9 +189,11 @@ fn record(
     let usage = Usage {
         stints: history::stints(account.tier_history, prices, until)?,
         workflows: history::workflow_spans(account.workflow_activity, until)?,
-        runs: 0,
+        runs: history::runs_in(account.usage, period),
         discount_percent: account.discount_percent,
     };
+    let level_of = |tier: &str| prices(tier).map(|p| p.level);
+    let consumption = consumption(account, level_of, period, until, usage.runs)?;
     let bill = ledger::bill(period, &usage);
     // A closed record is the same whenever it is computed: its condition dates from the close.
     let stamp = crate::format_time(if closed { closes_at } else { until });
@@ -133,7 +215,7 @@ fn record(
         conditions: conditions.finish(),
     };
     let mut record = BillingRecord::new(
-        &record_name(account.tenant, period),
+        name,
         BillingRecordSpec {
             tenant_ref: account.tenant.to_string(),
             partner_ref: account.partner.to_string(),
@@ -142,6 +224,7 @@ fn record(
             line_items: bill.lines,
             total: bill.total,
             recurring: Some(run_rate(account, prices, rate_instant, account.deleted_at.is_some_and(|d| d <= until))?),
+            consumption: Some(consumption),
         },
     );
     record.metadata = ObjectMeta {
@@ -156,6 +239,81 @@ fn record(
     };
     record.status = Some(status);
     Ok(record)
+}
+
+/// What `account` used in `period` up to `until`: its runs, billable seconds per tier (and
+/// level), and the CPU and memory its active workflows requested, second by second.
+fn consumption(
+    account: &TenantAccount<'_>,
+    level_of: impl Fn(&str) -> Option<i32>,
+    period: Period,
+    until: Timestamp,
+    runs: i64,
+) -> Result<Consumption, HistoryProblem> {
+    let month = period.span();
+    let mut tiers: Vec<TierTime> = Vec::new();
+    for (span, tier, level) in history::tier_levels(account.tier_history, level_of, until)? {
+        let seconds = span.intersect(&month).seconds();
+        if seconds == 0 {
+            continue;
+        }
+        match tiers.iter_mut().find(|t| t.tier == tier && t.level == level) {
+            Some(time) => time.seconds += seconds,
+            None => tiers.push(TierTime { tier, level, seconds }),
+        }
+    }
+    let (mut cpu, mut memory) = (0i128, 0i128);
+    for mut spans in history::workflow_facts(account.workflow_activity, account.workflows, until)?.into_values() {
+        // Overlapping spans of one workflow count once: each starts where the one before ended.
+        spans.sort_by_key(|(span, _)| *span);
+        let mut covered = month.start;
+        for (span, facts) in spans {
+            let start = span.start.max(covered);
+            let seconds = i128::from(Span::new(start, span.end).intersect(&month).seconds());
+            covered = covered.max(span.end);
+            cpu += i128::from(facts.cpu_millicores) * seconds;
+            memory += i128::from(facts.memory_bytes) * seconds;
+        }
+    }
+    let saturate = |value: i128| i64::try_from(value).unwrap_or(i64::MAX);
+    Ok(Consumption {
+        runs,
+        tiers,
+        cpu_millicore_seconds: saturate(cpu),
+        memory_kibibyte_seconds: Exact::ratio(memory, 1024).round(),
+    })
+}
+
+/// Workflow adoption at `at`: the scheduled workflows active just before it, and those with
+/// a run in the 30 days before it, from the runs attributed to its month and the one
+/// before. `None` when the tenant's runs were not observed in its month.
+fn adoption(account: &TenantAccount<'_>, at: Timestamp) -> Result<Option<Adoption>, HistoryProblem> {
+    let instant = at - SignedDuration::from_secs(1);
+    let period = Period::containing(instant);
+    let months: Vec<&MonthlyUsage> = account
+        .usage
+        .iter()
+        .filter(|u| u.period.parse::<Period>().is_ok_and(|p| p == period || p == period.previous()))
+        .collect();
+    if !months.iter().any(|u| u.period == period.to_string()) {
+        return Ok(None);
+    }
+    let since = at - history::ADOPTION_WINDOW;
+    let mut adoption = Adoption::default();
+    for (workflow, spans) in history::workflow_facts(account.workflow_activity, account.workflows, at)? {
+        if !spans.iter().any(|(span, facts)| facts.scheduled && span.start <= instant && instant < span.end) {
+            continue;
+        }
+        adoption.deployed += 1;
+        let ran = months
+            .iter()
+            .flat_map(|u| &u.last_runs)
+            .any(|last| last.workflow == workflow && last.at.parse::<Timestamp>().is_ok_and(|t| t >= since && t < at));
+        if ran {
+            adoption.with_recent_run += 1;
+        }
+    }
+    Ok(Some(adoption))
 }
 
 /// The tenant's monthly recurring revenue just before `at`: list prices of the tier it was on
@@ -213,6 +371,7 @@ pub fn run_rate(
         expansion: 0,
         discount,
         total: platform.saturating_add(managed_operations).saturating_add(discount),
+        adoption: adoption(account, at)?,
     })
 }
 
@@ -247,6 +406,7 @@ mod tests {
         Some(TierPrices {
             tier: tier.into(),
             display_name: tier.into(),
+            level: if tier == "gold" { 2 } else { 1 },
             monthly_base_fee: if tier == "gold" { 60_000 } else { 30_000 },
             monthly_fee_per_active_workflow: 1_000,
             included_runs_per_month: 0,
@@ -271,6 +431,8 @@ mod tests {
         ]
     }
 
+    static NO_WORKFLOWS: BTreeMap<String, WorkflowFacts> = BTreeMap::new();
+
     fn account<'a>(history: &'a [TierHistoryEntry], activity: &'a [WorkflowActivity]) -> TenantAccount<'a> {
         TenantAccount {
             tenant: "shop",
@@ -280,6 +442,10 @@ mod tests {
             tier_history: history,
             workflow_activity: activity,
             deleted_at: None,
+            usage: &[],
+            workflows: &NO_WORKFLOWS,
+            closed_through: None,
+            runs_pending: false,
         }
     }
 
@@ -313,8 +479,11 @@ mod tests {
     #[test]
     fn a_record_stays_open_through_its_grace_and_closes_identically_whenever_computed() {
         let history = history();
-        let activity =
-            vec![WorkflowActivity { workflow: "w".into(), since: "2026-10-20T00:00:00Z".into(), until: None }];
+        let activity = vec![WorkflowActivity {
+            workflow: "w".into(),
+            since: "2026-10-20T00:00:00Z".into(),
+            ..WorkflowActivity::default()
+        }];
         let in_grace = at("2026-11-01T00:30:00Z");
         let october = |now| {
             records(&account(&history, &activity), prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap()[0]
@@ -348,8 +517,11 @@ mod tests {
     #[test]
     fn an_open_record_moves_once_per_refresh_interval_not_on_every_reconcile() {
         let history = history();
-        let activity =
-            vec![WorkflowActivity { workflow: "w".into(), since: "2026-11-01T00:00:00Z".into(), until: None }];
+        let activity = vec![WorkflowActivity {
+            workflow: "w".into(),
+            since: "2026-11-01T00:00:00Z".into(),
+            ..WorkflowActivity::default()
+        }];
         let at_time = |now: &str| {
             records(&account(&history, &activity), prices, &BTreeMap::new(), ClosingRules::default(), at(now))
                 .unwrap()
@@ -382,11 +554,12 @@ mod tests {
     fn the_run_rate_counts_workflows_active_at_the_end_and_applies_the_discount() {
         let history = history();
         let activity = vec![
-            WorkflowActivity { workflow: "a".into(), since: "2026-11-02T00:00:00Z".into(), until: None },
+            WorkflowActivity { workflow: "a".into(), since: "2026-11-02T00:00:00Z".into(), ..Default::default() },
             WorkflowActivity {
                 workflow: "b".into(),
                 since: "2026-11-02T00:00:00Z".into(),
                 until: Some("2026-11-05T00:00:00Z".into()),
+                ..Default::default()
             },
         ];
         let mut account = account(&history, &activity);

@@ -14,13 +14,24 @@
 //!   months earlier, the sum of their MRR now (GRR: each capped at its MRR then) over the sum of
 //!   their MRR then, in basis points (10,000 = 100 %);
 //! - **ARPA**: MRR over the accounts paying (MRR above zero); **attach rate**: the share of
-//!   those accounts with at least one active workflow, in basis points.
+//!   those accounts with at least one active workflow, in basis points;
+//! - **gross margin**: what the month's records bill less what running the tenants cost the
+//!   partner at its cost model: the CPU and memory its tenants' active workflows requested
+//!   (`spec.consumption` on each record) at its monthly rates, and each tenant's support
+//!   cost by tier level, both prorated by the second. Each cost is rounded once; the margin
+//!   is billed less the rounded costs, so the figures add up;
+//! - **workflow adoption**: the scheduled workflows active at the end of the month (or now)
+//!   with a run in the 30 days before, over the scheduled workflows active then.
+//!
+//! A tenant deleted and created again in the same month has two records for it: what they
+//! bill and cost is added up, and the run-rate is the later record's.
 
 use super::money::Exact;
 use super::period::Period;
+use super::records::sequence_of;
 use std::collections::{BTreeMap, BTreeSet};
-use tenantry_api::billing::BillingRecord;
-use tenantry_api::partner::PartnerRevenue;
+use tenantry_api::billing::{Adoption, BillingRecord, Consumption};
+use tenantry_api::partner::{CostModel, PartnerRevenue};
 
 /// MRR split by where it comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -80,24 +91,90 @@ pub struct MonthRevenue {
     pub grr_bp: Option<i64>,
     /// What the month's records bill (prorated charges, not the run-rate), in minor units.
     pub billed: i64,
+    /// What running the tenants cost the partner, when it has a cost model and every record
+    /// of the month carries its consumption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub costs: Option<Costs>,
+    /// Billed less the costs, in minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gross_margin: Option<i64>,
+    /// Gross margin over billed, in basis points, when something was billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gross_margin_bp: Option<i64>,
+    /// Scheduled workflows active at the end of the month and those with a recent run, over
+    /// the tenants whose runs were observed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
+    /// Adopted over deployed workflows, in basis points, when any is deployed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adoption_bp: Option<i64>,
 }
 
-/// One tenant's standing in one month, read from its record.
+/// A month's costs, in minor units, each rounded once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Costs {
+    /// Requested CPU and memory of the active workflows at the cost model's monthly rates.
+    pub infrastructure: i64,
+    /// Each tenant's support cost by tier level, prorated by its billable seconds.
+    pub support: i64,
+}
+
+/// The exact cost of one month's consumption at `model`: (infrastructure, support).
+pub fn cost_of(consumption: &Consumption, model: &CostModel, month_seconds: i64) -> (Exact, Exact) {
+    // A core-month is 1,000 millicores for every second of the month; a GiB-month is
+    // 1,048,576 KiB for every second. One denominator for both keeps the sum exact.
+    let month = i128::from(month_seconds);
+    let infrastructure = Exact::ratio(
+        i128::from(model.cpu_core_month) * i128::from(consumption.cpu_millicore_seconds) * 1_048_576
+            + i128::from(model.memory_gib_month) * i128::from(consumption.memory_kibibyte_seconds) * 1_000,
+        month * 1_000 * 1_048_576,
+    );
+    let support_numerator: i128 = consumption
+        .tiers
+        .iter()
+        .map(|time| {
+            let monthly = model.support_per_tenant.iter().find(|s| s.tier_level == time.level).map_or(0, |s| s.monthly);
+            i128::from(monthly) * i128::from(time.seconds)
+        })
+        .sum();
+    (infrastructure, Exact::ratio(support_numerator, month))
+}
+
+/// One tenant's standing in one month, read from its record (its records, when it was
+/// created again within the month).
 #[derive(Debug, Clone, Default)]
 struct Standing {
     mrr: i64,
     layers: MrrLayers,
     tier: Option<String>,
     active_workflows: i32,
+    adoption: Option<Adoption>,
     billed: i64,
+    /// The sequence of the record the run-rate comes from.
+    sequence: u32,
+    /// Its exact costs, when every record carries its consumption and there is a model.
+    costs: Option<(Exact, Exact)>,
 }
 
 /// The revenue of `partner` for the `months` months ending with `through`, oldest first.
-pub fn revenue(records: &[BillingRecord], partner: &str, through: Period, months: usize) -> Vec<MonthRevenue> {
+/// Costs and gross margin need the partner's cost `model`.
+pub fn revenue(
+    records: &[BillingRecord],
+    partner: &str,
+    model: Option<&CostModel>,
+    through: Period,
+    months: usize,
+) -> Vec<MonthRevenue> {
     let mut by_month: BTreeMap<Period, BTreeMap<String, Standing>> = BTreeMap::new();
     for record in records.iter().filter(|r| r.spec.partner_ref == partner) {
         let Ok(period) = record.spec.period.parse::<Period>() else { continue };
         let recurring = record.spec.recurring.clone().unwrap_or_default();
+        let sequence = sequence_of(record);
+        let costs = match (model, &record.spec.consumption) {
+            (Some(model), Some(consumption)) => Some(cost_of(consumption, model, period.seconds())),
+            _ => None,
+        };
         let standing = Standing {
             mrr: recurring.total,
             layers: MrrLayers {
@@ -108,9 +185,20 @@ pub fn revenue(records: &[BillingRecord], partner: &str, through: Period, months
             },
             tier: recurring.tier,
             active_workflows: recurring.active_workflows,
+            adoption: recurring.adoption,
             billed: record.spec.total,
+            sequence,
+            costs,
         };
-        by_month.entry(period).or_default().insert(record.spec.tenant_ref.clone(), standing);
+        let month = by_month.entry(period).or_default();
+        match month.remove(&record.spec.tenant_ref) {
+            None => {
+                month.insert(record.spec.tenant_ref.clone(), standing);
+            }
+            Some(other) => {
+                month.insert(record.spec.tenant_ref.clone(), merged(other, standing));
+            }
+        }
     }
     let empty = BTreeMap::new();
     let month = |period: Period| by_month.get(&period).unwrap_or(&empty);
@@ -127,6 +215,16 @@ pub fn revenue(records: &[BillingRecord], partner: &str, through: Period, months
         period = period.next();
     }
     out
+}
+
+/// Two records of one tenant's month: billed and costs add up, the run-rate is the later's.
+fn merged(a: Standing, b: Standing) -> Standing {
+    let (earlier, later) = if a.sequence <= b.sequence { (a, b) } else { (b, a) };
+    let costs = match (earlier.costs, later.costs) {
+        (Some((i1, s1)), Some((i2, s2))) => Some((i1.plus(i2), s1.plus(s2))),
+        _ => None,
+    };
+    Standing { billed: earlier.billed + later.billed, costs, ..later }
 }
 
 fn year_before(period: Period) -> Period {
@@ -156,6 +254,20 @@ fn month_revenue(
     let attached = paying.iter().filter(|s| s.active_workflows > 0).count();
     let basis_points = |part: i64, whole: i64| (whole != 0).then(|| Exact::prorated(10_000, part, whole).round());
     let (nrr_bp, grr_bp) = retention(now, year_ago);
+    let billed: i64 = now.values().map(|s| s.billed).sum();
+    let costs = if now.is_empty() {
+        None
+    } else {
+        now.values()
+            .map(|s| s.costs)
+            .try_fold((Exact::whole(0), Exact::whole(0)), |(i, s), c| c.map(|(ci, cs)| (i.plus(ci), s.plus(cs))))
+            .map(|(infrastructure, support)| Costs { infrastructure: infrastructure.round(), support: support.round() })
+    };
+    let gross_margin = costs.as_ref().map(|c| billed - c.infrastructure - c.support);
+    let adoption = now.values().filter_map(|s| s.adoption.clone()).reduce(|a, b| Adoption {
+        deployed: a.deployed + b.deployed,
+        with_recent_run: a.with_recent_run + b.with_recent_run,
+    });
     MonthRevenue {
         period: period.to_string(),
         mrr,
@@ -168,7 +280,12 @@ fn month_revenue(
         attach_rate_bp: basis_points(attached as i64, paying.len() as i64).unwrap_or(0),
         nrr_bp: nrr_bp.and_then(|(part, whole)| basis_points(part, whole)),
         grr_bp: grr_bp.and_then(|(part, whole)| basis_points(part, whole)),
-        billed: now.values().map(|s| s.billed).sum(),
+        billed,
+        gross_margin_bp: gross_margin.and_then(|margin| basis_points(margin, billed)),
+        gross_margin,
+        costs,
+        adoption_bp: adoption.as_ref().and_then(|a| basis_points(i64::from(a.with_recent_run), i64::from(a.deployed))),
+        adoption,
     }
 }
 
@@ -218,11 +335,12 @@ pub fn partner_revenue(
     records: &[BillingRecord],
     partner: &str,
     currency: &str,
+    model: Option<&CostModel>,
     now: jiff::Timestamp,
     times_to_value: &mut [i64],
 ) -> PartnerRevenue {
     let period = Period::containing(now);
-    let month = revenue(records, partner, period, 13).pop().unwrap_or_else(|| empty_month(period));
+    let month = revenue(records, partner, model, period, 13).pop().unwrap_or_else(|| empty_month(period));
     times_to_value.sort_unstable();
     PartnerRevenue {
         period: month.period,
@@ -245,6 +363,13 @@ pub fn partner_revenue(
         billed: month.billed,
         time_to_value_median_seconds: percentile(times_to_value, 50),
         time_to_value_p90_seconds: percentile(times_to_value, 90),
+        infrastructure_cost: month.costs.as_ref().map(|c| c.infrastructure),
+        support_cost: month.costs.as_ref().map(|c| c.support),
+        gross_margin: month.gross_margin,
+        gross_margin_basis_points: month.gross_margin_bp,
+        deployed_workflows: month.adoption.as_ref().map(|a| a.deployed),
+        adopted_workflows: month.adoption.as_ref().map(|a| a.with_recent_run),
+        workflow_adoption_basis_points: month.adoption_bp,
     }
 }
 
@@ -285,7 +410,9 @@ mod tests {
                     expansion: 0,
                     discount: 0,
                     total: mrr,
+                    adoption: None,
                 }),
+                consumption: None,
             },
         )
     }
@@ -307,7 +434,7 @@ mod tests {
             record("c", "2026-03", 100, 1),
             record("d", "2026-03", 50, 2),
         ];
-        let months = revenue(&records, "acme", "2026-03".parse().unwrap(), 3);
+        let months = revenue(&records, "acme", None, "2026-03".parse().unwrap(), 3);
         let feb = &months[1];
         assert_eq!(feb.mrr, 500);
         assert_eq!(
@@ -336,7 +463,7 @@ mod tests {
             record("b", "2027-01", 150, 0),
             record("d", "2027-01", 500, 1),
         ];
-        let january = revenue(&records, "acme", "2027-01".parse().unwrap(), 1).remove(0);
+        let january = revenue(&records, "acme", None, "2027-01".parse().unwrap(), 1).remove(0);
         // NRR = (300 + 150 + 0) / 400 = 112.5 %; GRR = (min(300,100) + min(150,200) + 0) / 400 = 62.5 %.
         assert_eq!(january.nrr_bp, Some(11_250));
         assert_eq!(january.grr_bp, Some(6_250));
@@ -346,8 +473,108 @@ mod tests {
     fn other_partners_records_do_not_count() {
         let mut other = record("x", "2026-01", 999, 1);
         other.spec.partner_ref = "other".into();
-        let months = revenue(&[other, record("a", "2026-01", 100, 0)], "acme", "2026-01".parse().unwrap(), 1);
+        let months = revenue(&[other, record("a", "2026-01", 100, 0)], "acme", None, "2026-01".parse().unwrap(), 1);
         assert_eq!(months[0].mrr, 100);
+    }
+
+    fn costed(tenant: &str, billed: i64, consumption: Consumption) -> BillingRecord {
+        let mut record = record(tenant, "2026-11", billed, 1);
+        record.spec.consumption = Some(consumption);
+        record
+    }
+
+    fn model(cpu: i64, memory: i64, support: &[(i32, i64)]) -> CostModel {
+        CostModel {
+            cpu_core_month: cpu,
+            memory_gib_month: memory,
+            support_per_tenant: support
+                .iter()
+                .map(|(level, monthly)| tenantry_api::partner::SupportCost { tier_level: *level, monthly: *monthly })
+                .collect(),
+        }
+    }
+
+    const NOVEMBER: i64 = 30 * 86_400;
+    const GIB: i64 = 1_048_576;
+
+    fn level(level: i32, seconds: i64) -> Vec<tenantry_api::billing::TierTime> {
+        vec![tenantry_api::billing::TierTime { tier: "gold".into(), level, seconds }]
+    }
+
+    #[test]
+    fn gross_margin_is_billed_less_the_rounded_costs_in_two_decimal_currencies() {
+        // EUR: half a core and 1 GiB all month at 24.00 and 3.10 a month: 12.00 + 3.10;
+        // level 2 support (420.00 a month) for half the month: 210.00.
+        let consumption = Consumption {
+            runs: 0,
+            tiers: level(2, NOVEMBER / 2),
+            cpu_millicore_seconds: 500 * NOVEMBER,
+            memory_kibibyte_seconds: GIB * NOVEMBER,
+        };
+        let records = vec![costed("a", 100_000, consumption)];
+        let eur = model(2_400, 310, &[(1, 15_000), (2, 42_000)]);
+        let month = revenue(&records, "acme", Some(&eur), "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!(month.costs, Some(Costs { infrastructure: 1_510, support: 21_000 }));
+        assert_eq!((month.gross_margin, month.gross_margin_bp), (Some(77_490), Some(7_749)));
+        // No cost model, or a record without consumption (written before it was kept): no margin.
+        let none = revenue(&records, "acme", None, "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!((none.costs, none.gross_margin), (None, None));
+        let legacy = vec![records[0].clone(), record("b", "2026-11", 5_000, 0)];
+        assert_eq!(revenue(&legacy, "acme", Some(&eur), "2026-11".parse().unwrap(), 1)[0].gross_margin, None);
+        // A level without a support cost costs nothing.
+        let unsupported = model(2_400, 310, &[(1, 15_000)]);
+        let month = revenue(&records, "acme", Some(&unsupported), "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!(month.costs, Some(Costs { infrastructure: 1_510, support: 0 }));
+    }
+
+    #[test]
+    fn costs_are_exact_until_rounded_once_in_zero_and_three_decimal_currencies() {
+        // JPY: 0.333 of a core all month at ¥3,500 = ¥1,165.5, and 1 GiB at ¥450: ¥1,615.5,
+        // rounded once (half away from zero) to ¥1,616, not ¥1,166 + ¥450.
+        let jpy = model(3_500, 450, &[]);
+        let consumption = Consumption {
+            cpu_millicore_seconds: 333 * NOVEMBER,
+            memory_kibibyte_seconds: GIB * NOVEMBER,
+            ..Consumption::default()
+        };
+        let month =
+            revenue(&[costed("a", 10_000, consumption)], "acme", Some(&jpy), "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!(month.costs, Some(Costs { infrastructure: 1_616, support: 0 }));
+        assert_eq!(month.gross_margin, Some(8_384));
+        // KWD: a core and a GiB for a third of the month at 0.008 and 0.002 KWD: 2.667 + 0.667
+        // = 3.333 fils, 3 (rounding each would give 3 + 1 = 4); support 0.125 KWD a month at
+        // level 1 for a third: 41.667 fils, 42. Two tenants add up before rounding.
+        let kwd = model(8, 2, &[(1, 125)]);
+        let third = Consumption {
+            tiers: level(1, NOVEMBER / 3),
+            cpu_millicore_seconds: 1_000 * NOVEMBER / 3,
+            memory_kibibyte_seconds: GIB * NOVEMBER / 3,
+            ..Consumption::default()
+        };
+        let one = revenue(&[costed("a", 1_000, third.clone())], "acme", Some(&kwd), "2026-11".parse().unwrap(), 1);
+        assert_eq!(one[0].costs, Some(Costs { infrastructure: 3, support: 42 }));
+        let both = vec![costed("a", 1_000, third.clone()), costed("b", 1_000, third)];
+        let month = revenue(&both, "acme", Some(&kwd), "2026-11".parse().unwrap(), 1).remove(0);
+        // 6.667 fils → 7; 83.333 → 83.
+        assert_eq!(month.costs, Some(Costs { infrastructure: 7, support: 83 }));
+        assert_eq!((month.gross_margin, month.gross_margin_bp), (Some(2_000 - 90), Some(9_550)));
+    }
+
+    #[test]
+    fn adoption_adds_up_over_the_tenants_whose_runs_are_observed() {
+        let with = |tenant: &str, deployed: i32, ran: i32| {
+            let mut record = record(tenant, "2026-11", 100, 1);
+            record.spec.recurring.as_mut().unwrap().adoption = Some(Adoption { deployed, with_recent_run: ran });
+            record
+        };
+        let records = vec![with("a", 2, 1), with("b", 3, 3), record("c", "2026-11", 100, 1)];
+        let month = revenue(&records, "acme", None, "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!(month.adoption, Some(Adoption { deployed: 5, with_recent_run: 4 }));
+        assert_eq!(month.adoption_bp, Some(8_000));
+        let unknown = revenue(&records[2..], "acme", None, "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!((unknown.adoption, unknown.adoption_bp), (None, None));
+        let nothing_scheduled = revenue(&[with("a", 0, 0)], "acme", None, "2026-11".parse().unwrap(), 1).remove(0);
+        assert_eq!(nothing_scheduled.adoption_bp, None, "0 of 0 is no rate");
     }
 
     #[test]
@@ -356,13 +583,13 @@ mod tests {
             vec![record("a", "2026-10", 100, 1), record("a", "2026-11", 300, 1), record("b", "2026-11", 100, 0)];
         let now = "2026-11-20T00:00:00Z".parse().unwrap();
         let mut ttv = vec![300, 100, 200, 86_400];
-        let summary = partner_revenue(&records, "acme", "EUR", now, &mut ttv);
+        let summary = partner_revenue(&records, "acme", "EUR", None, now, &mut ttv);
         assert_eq!((summary.period.as_str(), summary.mrr, summary.arr), ("2026-11", 400, 4_800));
         assert_eq!((summary.new_mrr, summary.expansion_movement), (100, 200));
         assert_eq!(summary.paying_tenants, 2);
         assert_eq!(summary.time_to_value_median_seconds, Some(200));
         assert_eq!(summary.time_to_value_p90_seconds, Some(86_400));
-        let nobody = partner_revenue(&[], "acme", "EUR", now, &mut []);
+        let nobody = partner_revenue(&[], "acme", "EUR", None, now, &mut []);
         assert_eq!((nobody.mrr, nobody.time_to_value_median_seconds), (0, None));
     }
 }

@@ -1,15 +1,16 @@
 //! Billing for one tenant within a plan: its history brought up to the plan's instant, and
 //! the BillingRecords that history implies.
 
-use super::history::{self, HistoryProblem, TierObservation};
+use super::history::{self, HistoryProblem, RunHistory, TierObservation, WorkflowFacts};
 use super::ledger::TierPrices;
+use super::period::Period;
 use super::records::{self, ClosingRules, TenantAccount};
 use crate::model::{Index, TenantResolution, WorkflowDecision};
-use crate::world::NamespacedName;
+use crate::world::{FinishedRun, NamespacedName, WorkloadState};
 use jiff::Timestamp;
 use kube_core::ResourceExt;
-use std::collections::{BTreeMap, BTreeSet};
-use tenantry_api::tenant::{TierHistoryEntry, WorkflowActivity};
+use std::collections::BTreeMap;
+use tenantry_api::tenant::{MonthlyUsage, RunsCounted, TierHistoryEntry, WorkflowActivity};
 use tenantry_api::{BillingRecord, ServiceTier, WorkflowPhase};
 
 /// What billing adds to a tenant's plan.
@@ -19,6 +20,12 @@ pub struct TenantBilling {
     pub tier_history: Vec<TierHistoryEntry>,
     /// `status.workflowActivity`, with this observation.
     pub workflow_activity: Vec<WorkflowActivity>,
+    /// `status.usage`, with the runs observed now.
+    pub usage: Vec<MonthlyUsage>,
+    /// `status.runsCounted`, with the runs observed now.
+    pub runs_counted: Vec<RunsCounted>,
+    /// `status.billingClosedThrough`, with the records observed now.
+    pub closed_through: Option<String>,
     /// The records to write (open ones and those closing now; never one observed closed).
     pub records: Vec<BillingRecord>,
     /// Why no record could be computed, naming the field at fault.
@@ -31,6 +38,7 @@ pub fn prices_of(tier: &ServiceTier) -> TierPrices {
     TierPrices {
         tier: tier.name_any(),
         display_name: tier.spec.display_name.clone(),
+        level: tier.spec.level,
         monthly_base_fee: pricing.monthly_base_fee,
         monthly_fee_per_active_workflow: pricing.monthly_fee_per_active_workflow,
         included_runs_per_month: pricing.included_runs_per_month,
@@ -46,6 +54,7 @@ pub fn prices_of(tier: &ServiceTier) -> TierPrices {
 pub fn plan(
     tenant: &TenantResolution<'_>,
     decisions: &BTreeMap<NamespacedName, WorkflowDecision<'_, '_>>,
+    workloads: &BTreeMap<NamespacedName, WorkloadState>,
     index: &Index<'_>,
     rules: ClosingRules,
     now: Timestamp,
@@ -58,6 +67,7 @@ pub fn plan(
         .filter(|r| r.spec.tenant_ref == tenant.name)
         .map(|r| (r.name_any(), (*r).clone()))
         .collect();
+    let declared = declared_workflows(tenant, decisions);
     let (tier_history, running) = match &tenant.state {
         Ok(resolved) => {
             let observed = TierObservation {
@@ -66,10 +76,18 @@ pub fn plan(
                 suspended: tenant.tenant.spec.suspended,
             };
             let history = history::observe_tier(&previous.tier_history, observed, &now_text);
-            (history, Some(running_workflows(tenant, decisions)))
+            let running: BTreeMap<String, WorkflowFacts> = declared
+                .iter()
+                .filter(|(_, (phase, _))| *phase == WorkflowPhase::Running)
+                .map(|(name, (_, facts))| (name.clone(), *facts))
+                .collect();
+            (history, Some(running))
         }
         Err(_) => (previous.tier_history.clone(), None),
     };
+    let current: BTreeMap<String, WorkflowFacts> =
+        declared.iter().map(|(name, (_, facts))| (name.clone(), *facts)).collect();
+    let (finished, runs_pending) = finished_runs(tenant, &declared, workloads);
     let partner = index.partners.get(&tenant.tenant.spec.partner_ref);
     let account = TenantAccount {
         tenant: &tenant.name,
@@ -79,13 +97,30 @@ pub fn plan(
         tier_history: &tier_history,
         workflow_activity: &previous.workflow_activity,
         deleted_at: tenant.tenant.metadata.deletion_timestamp.as_ref().map(|t| t.0),
+        usage: &previous.usage,
+        workflows: &current,
+        closed_through: previous.billing_closed_through.as_deref().and_then(|p| p.parse::<Period>().ok()),
+        runs_pending,
     };
-    let keep_from = records::oldest_open_period(&account, &existing, now).map(|p| p.start());
-    let workflow_activity = match &running {
-        Some(running) => history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from),
-        None => previous.workflow_activity.clone(),
+    let oldest_open = records::oldest_open_period(&account, &existing, now);
+    let closed_through = records::closed_through(&account, &existing, now);
+    let keep_from = oldest_open.map(|p| p.start());
+    let previous_runs = RunHistory { usage: previous.usage.clone(), counted: previous.runs_counted.clone() };
+    let (workflow_activity, runs) = match &running {
+        Some(running) => (
+            history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from),
+            history::observe_runs(
+                &previous_runs,
+                &finished,
+                &declared.keys().cloned().collect(),
+                &rules,
+                oldest_open,
+                now,
+            ),
+        ),
+        None => (previous.workflow_activity.clone(), previous_runs),
     };
-    let account = TenantAccount { workflow_activity: &workflow_activity, ..account };
+    let account = TenantAccount { workflow_activity: &workflow_activity, usage: &runs.usage, ..account };
     let prices = |name: &str| index.tiers.get(name).map(|tier| prices_of(tier));
     let (records, problem) = match partner {
         None => (Vec::new(), None),
@@ -94,23 +129,74 @@ pub fn plan(
             Err(problem) => (Vec::new(), Some(problem)),
         },
     };
-    TenantBilling { tier_history, workflow_activity, records, problem }
+    TenantBilling {
+        tier_history,
+        workflow_activity,
+        usage: runs.usage,
+        runs_counted: runs.counted,
+        closed_through: closed_through.map(|p| p.to_string()),
+        records,
+        problem,
+    }
 }
 
-/// The workflows of the tenant's namespace that run now: phase Running.
-fn running_workflows(
+/// The workflows of the tenant's namespace, with their phase and what billing keeps of them.
+fn declared_workflows(
     tenant: &TenantResolution<'_>,
     decisions: &BTreeMap<NamespacedName, WorkflowDecision<'_, '_>>,
-) -> BTreeSet<String> {
+) -> BTreeMap<String, (WorkflowPhase, WorkflowFacts)> {
     if !tenant.owns_namespace {
-        return BTreeSet::new();
+        return BTreeMap::new();
     }
     decisions
         .range((tenant.namespace.clone(), String::new())..)
         .take_while(|((namespace, _), _)| namespace == &tenant.namespace)
-        .filter(|(_, decision)| decision.phase == WorkflowPhase::Running)
-        .map(|((_, name), _)| name.clone())
+        .map(|((_, name), decision)| (name.clone(), (decision.phase, facts_of(decision))))
         .collect()
+}
+
+/// What a workflow's workload requests over every replica, and whether it is scheduled.
+fn facts_of(decision: &WorkflowDecision<'_, '_>) -> WorkflowFacts {
+    let trigger = &decision.workflow.spec.trigger;
+    let replicas = match (&trigger.continuous, &trigger.event) {
+        (Some(continuous), _) => continuous.replicas,
+        (None, Some(event)) => event.replicas,
+        (None, None) => 1,
+    };
+    let amount = |quantity: &k8s_openapi::apimachinery::pkg::api::resource::Quantity, per: i128| {
+        let milli = crate::quantity::parse(&quantity.0).map(|m| m.0).unwrap_or(0);
+        let whole = (milli + per - 1).div_euclid(per) * i128::from(replicas.max(0));
+        i64::try_from(whole).unwrap_or(i64::MAX)
+    };
+    match &decision.resources {
+        Some(resources) => WorkflowFacts {
+            cpu_millicores: amount(&resources.cpu, 1),
+            memory_bytes: amount(&resources.memory, 1000),
+            scheduled: trigger.schedule.is_some(),
+        },
+        None => WorkflowFacts { scheduled: trigger.schedule.is_some(), ..WorkflowFacts::default() },
+    }
+}
+
+/// The finished runs of each scheduled workflow whose Jobs are observed, and whether some
+/// scheduled workflow's workload is observed while its Jobs are not listed yet.
+fn finished_runs(
+    tenant: &TenantResolution<'_>,
+    declared: &BTreeMap<String, (WorkflowPhase, WorkflowFacts)>,
+    workloads: &BTreeMap<NamespacedName, WorkloadState>,
+) -> (BTreeMap<String, Vec<FinishedRun>>, bool) {
+    let mut finished = BTreeMap::new();
+    let mut pending = false;
+    for name in declared.iter().filter(|(_, (_, facts))| facts.scheduled).map(|(name, _)| name) {
+        let Some(workload) = workloads.get(&(tenant.namespace.clone(), name.clone())) else { continue };
+        match &workload.finished_runs {
+            Some(runs) => {
+                finished.insert(name.clone(), runs.clone());
+            }
+            None => pending = true,
+        }
+    }
+    (finished, pending)
 }
 
 #[cfg(test)]
@@ -118,6 +204,7 @@ mod tests {
     use crate::fixtures;
     use crate::world::World;
     use jiff::Timestamp;
+    use std::collections::BTreeMap;
     use tenantry_api::billing::{BillingLayer, BillingPhase};
 
     fn at(text: &str) -> Timestamp {
@@ -197,6 +284,205 @@ mod tests {
             amounts(&world, "shop-2026-11"),
             vec![(BillingLayer::Platform, 5_000), (BillingLayer::ManagedOperations, 500)]
         );
+    }
+
+    /// Runs every `minutes` from `from` (inclusive) to `to` (exclusive), each ending a minute later.
+    fn runs_between(from: &str, to: &str, minutes: i64) -> Vec<crate::FinishedRun> {
+        let (from, to) = (at(from), at(to));
+        let step = jiff::SignedDuration::from_mins(minutes);
+        std::iter::successors(Some(from), |t| Some(*t + step))
+            .take_while(|t| *t < to)
+            .map(|scheduled| crate::FinishedRun {
+                scheduled,
+                succeeded: true,
+                ended: Some(scheduled + jiff::SignedDuration::from_mins(1)),
+            })
+            .collect()
+    }
+
+    /// The cluster holds every Job of `orders` scheduled before `now`.
+    fn jobs_until(world: &mut World, now: &str, all: &[crate::FinishedRun]) {
+        let held: Vec<_> = all.iter().filter(|r| r.scheduled < at(now)).cloned().collect();
+        world.workloads.insert(
+            ("tenant-shop".into(), "orders".into()),
+            crate::WorkloadState { running: true, finished_runs: Some(held), ..Default::default() },
+        );
+    }
+
+    fn record<'a>(world: &'a World, name: &str) -> &'a tenantry_api::BillingRecord {
+        world.billing_records.iter().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap()
+    }
+
+    /// A scheduled `orders` and an upgrade to `plus` on the 11th: basic includes 1,000 runs a
+    /// month and charges 1.00 per 1,000 beyond; plus includes 3,000 and charges 2.00.
+    fn scheduled_fleet() -> World {
+        let mut world = fixtures::fleet();
+        world.workflows[0].spec.trigger = fixtures::schedule("*/10 * * * *", None);
+        let mut plus = fixtures::tier("plus", "acme", &[tenantry_api::WorkflowCategory::OrderToCash], 2);
+        plus.spec.level = 2;
+        plus.spec.pricing.monthly_base_fee = 20_000;
+        plus.spec.pricing.included_runs_per_month = 3_000;
+        plus.spec.pricing.price_per_thousand_extra_runs = 200;
+        world.tiers.push(plus);
+        world
+    }
+
+    #[test]
+    fn runs_are_kept_per_month_on_the_tenant_and_billed_beyond_the_prorated_allowance() {
+        let mut world = scheduled_fleet();
+        // 4,000 runs, one every ten minutes from 1 November 00:00 (the last on the 28th).
+        let all = runs_between("2026-11-01T00:00:00Z", "2026-11-28T18:40:00Z", 10);
+        assert_eq!(all.len(), 4_000);
+        jobs_until(&mut world, "2026-11-01T00:00:00Z", &all);
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        jobs_until(&mut world, "2026-11-11T00:00:00Z", &all);
+        observe(&mut world, "2026-11-11T00:00:00Z");
+        world.tenants[0].spec.tier_ref = "plus".into();
+        observe(&mut world, "2026-11-11T00:00:00Z");
+        jobs_until(&mut world, "2026-11-21T00:00:00Z", &all);
+        observe(&mut world, "2026-11-21T00:00:00Z");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert_eq!(status.usage.len(), 1);
+        assert_eq!((status.usage[0].period.as_str(), status.usage[0].runs), ("2026-11", 2_880), "20 days × 144");
+        // Planned again with the same Jobs (a restarted operator): nothing is counted twice.
+        observe(&mut world, "2026-11-21T00:10:00Z");
+        assert_eq!(world.tenants[0].status.as_ref().unwrap().usage[0].runs, 2_880);
+        jobs_until(&mut world, "2026-12-01T00:00:00Z", &all);
+        observe(&mut world, "2026-12-01T02:00:00Z");
+        let november = record(&world, "shop-2026-11");
+        assert_eq!(november.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Closed));
+        // Included: 1,000 × 10/30 + 3,000 × 20/30 = 2,333.333; 1,666.667 beyond at plus's
+        // 2.00 per 1,000 = 3.333, rounded once to 3.33.
+        let usage = november.spec.line_items.iter().find(|l| l.layer == BillingLayer::Usage).unwrap();
+        assert_eq!((usage.amount, usage.quantity_milli, usage.unit_price), (333, 1_667, 200));
+        assert_eq!(november.spec.consumption.as_ref().unwrap().runs, 4_000);
+        // Once November is observed Closed, its usage stays one month more (adoption looks
+        // back 30 days), then goes.
+        observe(&mut world, "2026-12-01T03:00:00Z");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert_eq!(status.billing_closed_through.as_deref(), Some("2026-11"));
+        assert_eq!(status.usage.iter().map(|u| u.period.as_str()).collect::<Vec<_>>(), ["2026-11", "2026-12"]);
+        observe(&mut world, "2027-01-01T02:00:00Z");
+        observe(&mut world, "2027-01-01T03:00:00Z");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert_eq!(status.usage.iter().map(|u| u.period.as_str()).collect::<Vec<_>>(), ["2026-12", "2027-01"]);
+        assert_eq!(status.runs_counted[0].through, "2026-11-28T18:30:00Z");
+    }
+
+    #[test]
+    fn records_carry_what_the_tenant_used_and_how_many_scheduled_workflows_ran() {
+        let mut world = scheduled_fleet();
+        // A second scheduled workflow that never runs.
+        let mut idle = fixtures::workflow("idle", "tenant-shop");
+        idle.spec.trigger = fixtures::schedule("0 0 1 1 *", None);
+        world.workflows.push(idle);
+        world.workloads.insert(
+            ("tenant-shop".into(), "idle".into()),
+            crate::WorkloadState { running: true, finished_runs: Some(vec![]), ..Default::default() },
+        );
+        let all = runs_between("2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", 60);
+        jobs_until(&mut world, "2026-11-01T00:00:00Z", &all);
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        jobs_until(&mut world, "2026-11-03T00:00:00Z", &all);
+        observe(&mut world, "2026-11-03T00:00:00Z");
+        let open = record(&world, "shop-2026-11");
+        let adoption = open.spec.recurring.as_ref().unwrap().adoption.clone().unwrap();
+        assert_eq!((adoption.deployed, adoption.with_recent_run), (2, 1), "idle has not run");
+        // Each runs 100m and 128Mi (the tier's default) for two days so far.
+        let consumption = open.spec.consumption.clone().unwrap();
+        assert_eq!(consumption.cpu_millicore_seconds, 2 * 100 * 2 * 86_400);
+        assert_eq!(consumption.memory_kibibyte_seconds, 2 * 128 * 1024 * 2 * 86_400);
+        assert_eq!(consumption.tiers[0].level, 1);
+        assert_eq!(consumption.tiers[0].seconds, 2 * 86_400);
+        assert_eq!(consumption.runs, 48);
+        // 31 days after its last run, orders no longer counts as adopted.
+        observe(&mut world, "2026-12-03T00:00:00Z");
+        let december = record(&world, "shop-2026-12");
+        let adoption = december.spec.recurring.as_ref().unwrap().adoption.clone().unwrap();
+        assert_eq!((adoption.deployed, adoption.with_recent_run), (2, 0));
+    }
+
+    #[test]
+    fn no_record_closes_before_the_runs_of_its_month_are_known() {
+        let mut world = scheduled_fleet();
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        // An operator that just started: the CronJob is observed, its Jobs not listed yet.
+        world.workloads.insert(
+            ("tenant-shop".into(), "orders".into()),
+            crate::WorkloadState { running: true, finished_runs: None, ..Default::default() },
+        );
+        observe(&mut world, "2026-12-01T02:00:00Z");
+        let november = record(&world, "shop-2026-11");
+        assert_eq!(november.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Open));
+        let all = runs_between("2026-11-30T23:00:00Z", "2026-12-01T00:00:00Z", 60);
+        jobs_until(&mut world, "2026-12-01T00:00:00Z", &all);
+        observe(&mut world, "2026-12-01T02:00:05Z");
+        let november = record(&world, "shop-2026-11");
+        assert_eq!(november.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Closed));
+        assert_eq!(november.status.as_ref().and_then(|s| s.closed_at.clone()).as_deref(), Some("2026-12-01T01:00:00Z"));
+        assert_eq!(november.spec.consumption.as_ref().unwrap().runs, 1, "the run of the 30th is in");
+    }
+
+    #[test]
+    fn a_tenant_created_again_in_the_same_month_gets_its_own_record() {
+        let mut world = fixtures::fleet();
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        // Deleted on the 10th: its final record closes then.
+        world.tenants[0].metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at("2026-11-10T00:00:00Z")));
+        observe(&mut world, "2026-11-10T00:00:05Z");
+        let first = record(&world, "shop-2026-11").clone();
+        assert_eq!(first.status.as_ref().and_then(|s| s.closed_at.clone()).as_deref(), Some("2026-11-10T00:00:00Z"));
+        // Created again under the same name on the 12th, with a fresh status.
+        world.tenants = vec![fixtures::tenant("shop", "acme", "basic")];
+        observe(&mut world, "2026-11-12T00:00:00Z");
+        observe(&mut world, "2026-11-20T00:00:00Z");
+        let second = record(&world, "shop-2026-11-2");
+        assert_eq!(second.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Open));
+        assert_eq!(record(&world, "shop-2026-11"), &first, "the first tenant's final record is untouched");
+        observe(&mut world, "2026-12-01T02:00:00Z");
+        let second = record(&world, "shop-2026-11-2").clone();
+        assert_eq!(second.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Closed));
+        // 9 days of the first (100.00 a month, 10.00 for its workflow), 19 of the second.
+        assert_eq!(first.spec.total, 3_000 + 300);
+        assert_eq!(second.spec.total, 6_333 + 633);
+        // December is the second tenant's alone, under the plain name.
+        assert!(world.billing_records.iter().any(|r| r.metadata.name.as_deref() == Some("shop-2026-12")));
+        // Revenue adds the two bills up and takes the run-rate of the later one.
+        let month =
+            crate::billing::revenue::revenue(&world.billing_records, "acme", None, "2026-11".parse().unwrap(), 1)
+                .remove(0);
+        assert_eq!(month.billed, first.spec.total + second.spec.total);
+        assert_eq!((month.mrr, month.accounts), (11_000, 1));
+        // A third tenant of that name whose history begins after both closed would be `-3`.
+        let existing: BTreeMap<String, tenantry_api::BillingRecord> = world
+            .billing_records
+            .iter()
+            .filter(|r| r.spec.period == "2026-11")
+            .map(|r| (r.metadata.name.clone().unwrap(), r.clone()))
+            .collect();
+        let history = [tenantry_api::tenant::TierHistoryEntry {
+            tier: "basic".into(),
+            level: Some(1),
+            since: "2026-12-01T03:00:00Z".into(),
+            suspended: false,
+        }];
+        let workflows = BTreeMap::new();
+        let account = crate::billing::records::TenantAccount {
+            tenant: "shop",
+            partner: "acme",
+            currency: "EUR",
+            discount_percent: 0,
+            tier_history: &history,
+            workflow_activity: &[],
+            deleted_at: None,
+            usage: &[],
+            workflows: &workflows,
+            closed_through: None,
+            runs_pending: false,
+        };
+        let name = crate::billing::records::record_name_for(&account, "2026-11".parse().unwrap(), &existing);
+        assert_eq!(name, "shop-2026-11-3");
     }
 
     #[test]
