@@ -79,6 +79,9 @@ pub mod reason {
     pub const TIER_DISALLOWS_CATEGORY: &str = "TierDisallowsCategory";
     /// Workflow: its tier's `maxWorkflows` older workflows already run.
     pub const TIER_WORKFLOW_LIMIT: &str = "TierWorkflowLimit";
+    /// Workflow: a feature it uses needs a capability its tier does not include (held,
+    /// scaled to zero, until the tenant moves to a tier that has it).
+    pub const TIER_LACKS_CAPABILITY: &str = "TierLacksCapability";
     /// Workflow: no tenant owns its namespace.
     pub const NO_TENANT: &str = "NoTenant";
     /// Workflow: its tenant cannot be planned.

@@ -283,6 +283,10 @@ fn an_image_from_a_registry_not_allowed_blocks_and_stops_the_workflow() {
 }
 
 fn with_ai(world: &mut World, model: Option<&str>, threshold: Option<i32>) {
+    let capabilities = &mut world.tiers[0].spec.capabilities;
+    if !capabilities.contains(&tenantry_api::tier::Capability::AiOrchestration) {
+        capabilities.push(tenantry_api::tier::Capability::AiOrchestration);
+    }
     world.workflows[0].spec.ai =
         Some(AiSettings { enabled: true, model: model.map(str::to_string), human_review_threshold_percent: threshold });
 }
@@ -433,4 +437,44 @@ fn the_category_of_a_workflow_decides_which_rules_apply() {
     world.workflows[0].spec.template = "refund".into();
     world.tiers[0].spec.workflow_categories.push(WorkflowCategory::ReturnsService);
     assert_eq!(orders(&plan(&world, now())).phase, Some(WorkflowPhase::Running));
+}
+
+#[test]
+fn a_feature_the_tier_does_not_sell_holds_the_workflow_and_names_a_tier_that_does() {
+    use tenantry_api::tier::Capability;
+    let mut world = fleet();
+    let mut premium = tier("premium", "acme", &[WorkflowCategory::OrderToCash], 5);
+    premium.spec.level = 3;
+    premium.spec.capabilities = vec![Capability::AiOrchestration, Capability::ExceptionHandling];
+    let mut middle = tier("middle", "acme", &[WorkflowCategory::OrderToCash], 5);
+    middle.spec.level = 2;
+    middle.spec.capabilities = vec![Capability::AiOrchestration];
+    world.tiers.extend([premium, middle]);
+    world.workflows[0].spec.ai = Some(AiSettings { enabled: true, model: None, human_review_threshold_percent: None });
+    let held = plan(&world, now());
+    assert_eq!(phase_and_reason(&held), (WorkflowPhase::Held, "TierLacksCapability".into()));
+    let message = ready(&orders(&held).conditions).message.clone();
+    assert!(message.contains("aiOrchestration") && message.contains("tier 'middle' includes it"), "{message}");
+
+    // Escalation needs exceptionHandling too: only premium has both.
+    world.workflows[0].spec.exception_handling = Some(tenantry_api::workflow::ExceptionHandling {
+        retries: 0,
+        backoff_seconds: None,
+        escalate_after_minutes: Some(30),
+        contacts: vec![],
+    });
+    let message = ready(&orders(&plan(&world, now())).conditions).message.clone();
+    assert!(message.contains("tier 'premium' includes it"), "{message}");
+
+    // Moving up releases it; templates need theirs.
+    world.tenants[0].spec.tier_ref = "premium".into();
+    assert_eq!(orders(&plan(&world, now())).phase, Some(WorkflowPhase::Running));
+    world.workflows[0].spec.category = WorkflowCategory::OperationalIntelligence;
+    world.workflows[0].spec.template = "kpi-digest".into();
+    for tier in &mut world.tiers {
+        tier.spec.workflow_categories.push(WorkflowCategory::OperationalIntelligence);
+    }
+    let message = ready(&orders(&plan(&world, now())).conditions).message.clone();
+    assert!(message.contains("spec.template 'kpi-digest' needs capability kpiAnalytics"), "{message}");
+    assert!(message.contains("no tier of partner 'acme' includes it"), "{message}");
 }

@@ -22,6 +22,7 @@
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
 //     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
+//     capabilities,                   what a workflow's features need from its tier,
 //     freeze, templates, slice        change freezes, templates, and the slice of the world
 //                                     one tenant needs
 mod audit;
@@ -29,6 +30,7 @@ pub mod billing;
 mod build_fleet;
 mod build_tenant;
 mod build_workflow;
+pub mod capabilities;
 mod child;
 pub mod conditions;
 pub mod cron;

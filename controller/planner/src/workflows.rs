@@ -7,14 +7,14 @@ use crate::model::{
     age_key, Amount, ContainerLimits, Index, Resolved, Resources, Rollout, TenantResolution, WorkflowDecision,
 };
 use crate::world::NamespacedName;
-use crate::{cron, labels, quantity, templates};
+use crate::{capabilities, cron, labels, quantity, templates};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::common::ResourceAmounts;
 use tenantry_api::conditions::reason;
 use tenantry_api::workflow::Trigger;
-use tenantry_api::{Workflow, WorkflowPhase, WorkflowSpec};
+use tenantry_api::{ServiceTier, Workflow, WorkflowPhase, WorkflowSpec};
 
 /// Longest CronJob name Kubernetes accepts (it appends 11 characters to name its Jobs).
 const MAX_CRONJOB_NAME: usize = 52;
@@ -51,7 +51,7 @@ pub fn decide<'a, 'w>(
                     None,
                 ),
                 Ok(resolved) => {
-                    let (phase, verdict, resources) = decide_one(workflow, name, tenant_plan, resolved);
+                    let (phase, verdict, resources) = decide_one(index, workflow, name, tenant_plan, resolved);
                     if phase == WorkflowPhase::Running {
                         eligible.entry(namespace.clone()).or_default().push(key.clone());
                     }
@@ -105,6 +105,7 @@ fn hold_beyond_limit(keys: &[NamespacedName], decisions: &mut BTreeMap<Namespace
 /// in its spec or its resources blocks it; otherwise the tenant, the workflow and the tier
 /// decide whether it runs.
 fn decide_one(
+    index: &Index,
     workflow: &Workflow,
     name: &str,
     tenant: &TenantResolution,
@@ -120,7 +121,7 @@ fn decide_one(
     }
     match choose_resources(spec.runner.resources.as_ref(), &resolved.limits) {
         Ok(resources) => {
-            let (phase, verdict) = standing(spec, tenant, resolved);
+            let (phase, verdict) = standing(index, spec, tenant, resolved);
             (phase, verdict, Some(resources))
         }
         Err(message) => (WorkflowPhase::Blocked, Verdict::stalled(reason::INVALID_RESOURCES, message), None),
@@ -204,8 +205,13 @@ fn connector_error(spec: &WorkflowSpec, tenant: &TenantResolution) -> Option<Ver
 }
 
 /// Where a deployable workflow stands: suspended with its tenant, paused, held by a tier that
-/// does not allow its category, or running.
-fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved) -> (WorkflowPhase, Verdict) {
+/// does not allow its category or lacks a capability it needs, or running.
+fn standing(
+    index: &Index,
+    spec: &WorkflowSpec,
+    tenant: &TenantResolution,
+    resolved: &Resolved,
+) -> (WorkflowPhase, Verdict) {
     if tenant.tenant.spec.suspended {
         return (
             WorkflowPhase::Suspended,
@@ -234,7 +240,38 @@ fn standing(spec: &WorkflowSpec, tenant: &TenantResolution, resolved: &Resolved)
             ),
         );
     }
+    if let Some(verdict) = lacking_capability(index, spec, resolved) {
+        return (WorkflowPhase::Held, verdict);
+    }
     (WorkflowPhase::Running, Verdict::ready(reason::DEPLOYED, "workload planned with the current definition"))
+}
+
+/// Why the tier cannot run the workflow's features, naming the first capability it lacks and
+/// the lowest tier of the same partner that has every capability and the category.
+fn lacking_capability(index: &Index, spec: &WorkflowSpec, resolved: &Resolved) -> Option<Verdict> {
+    let needs = capabilities::required(spec);
+    let has = |tier: &ServiceTier, capability| tier.spec.capabilities.contains(&capability);
+    let (missing, feature) = needs.iter().find(|(capability, _)| !has(resolved.tier, *capability))?;
+    let partner = &resolved.tier.spec.partner_ref;
+    let upgrade = index
+        .tiers
+        .values()
+        .filter(|tier| &tier.spec.partner_ref == partner)
+        .filter(|tier| tier.spec.workflow_categories.contains(&spec.category))
+        .filter(|tier| needs.iter().all(|(capability, _)| has(tier, *capability)))
+        .min_by_key(|tier| (tier.spec.level, tier.name_any()));
+    let offer = match upgrade {
+        Some(tier) => format!("tier '{}' includes it", tier.name_any()),
+        None => format!("no tier of partner '{partner}' includes it with category {}", spec.category),
+    };
+    Some(Verdict::stalled(
+        reason::TIER_LACKS_CAPABILITY,
+        format!(
+            "{feature} needs capability {}, which tier '{}' does not include; the workflow is held (scaled to zero) until the tenant moves up ({offer})",
+            capabilities::name(*missing),
+            resolved.tier.name_any(),
+        ),
+    ))
 }
 
 /// Defaults missing resources from the tier and caps them at its maximum.
