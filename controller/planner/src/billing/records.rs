@@ -580,6 +580,84 @@ mod tests {
         assert_eq!(run_rate(&account, &prices, at("2026-11-21T00:00:00Z"), false).unwrap().total, 0);
     }
 
+    /// A realistic busy month: a downgrade and an upgrade (three tiers), five workflows,
+    /// runs beyond the allowance and a discount: eight lines. Its size is what
+    /// docs/billing.md's footprint figures start from; `--nocapture` prints it.
+    #[test]
+    fn a_busy_month_record_stays_a_few_kilobytes() {
+        let history = [
+            TierHistoryEntry {
+                tier: "northbridge-managed-ai".into(),
+                level: Some(2),
+                since: "2026-09-01T00:00:00Z".into(),
+                suspended: false,
+            },
+            TierHistoryEntry {
+                tier: "northbridge-foundation".into(),
+                level: Some(1),
+                since: "2026-10-08T10:00:00Z".into(),
+                suspended: false,
+            },
+            TierHistoryEntry {
+                tier: "northbridge-intelligence-plus".into(),
+                level: Some(3),
+                since: "2026-10-21T16:30:00Z".into(),
+                suspended: false,
+            },
+        ];
+        let activity: Vec<WorkflowActivity> =
+            ["order-routing", "replenishment", "stock-threshold-alerts", "demand-forecast", "kpi-digest"]
+                .iter()
+                .map(|w| WorkflowActivity {
+                    workflow: w.to_string(),
+                    since: "2026-09-01T00:00:00Z".into(),
+                    cpu_millicores: Some(500),
+                    memory_bytes: Some(1 << 30),
+                    scheduled: Some(true),
+                    ..WorkflowActivity::default()
+                })
+                .collect();
+        let usage = [MonthlyUsage {
+            period: "2026-10".into(),
+            runs: 612_345,
+            last_runs: activity
+                .iter()
+                .map(|a| tenantry_api::tenant::LastRun {
+                    workflow: a.workflow.clone(),
+                    at: "2026-10-31T23:45:00Z".into(),
+                })
+                .collect(),
+        }];
+        let prices = |tier: &str| {
+            let (display_name, level) = match tier {
+                "northbridge-foundation" => ("Automation Foundation", 1),
+                "northbridge-managed-ai" => ("Managed AI Operations", 2),
+                _ => ("Operational Intelligence Plus", 3),
+            };
+            Some(TierPrices {
+                tier: tier.into(),
+                display_name: display_name.into(),
+                level,
+                monthly_base_fee: 799_000,
+                monthly_fee_per_active_workflow: 19_900,
+                included_runs_per_month: 500_000,
+                price_per_thousand_extra_runs: 150,
+            })
+        };
+        let mut account = account(&history, &activity);
+        account.tenant = "alpine-supply";
+        account.partner = "northbridge-erp";
+        account.discount_percent = 10;
+        account.usage = &usage;
+        let now = at("2026-11-15T09:00:00Z");
+        let record = records(&account, prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap().remove(1);
+        assert_eq!(record.metadata.name.as_deref(), Some("alpine-supply-2026-10"));
+        assert_eq!(record.spec.line_items.len(), 8, "{:#?}", record.spec.line_items);
+        let json = serde_json::to_string(&record).unwrap();
+        eprintln!("footprint: {} bytes of JSON for a record with 8 lines:\n{json}", json.len());
+        assert!(json.len() < 4_096, "{} bytes", json.len());
+    }
+
     #[test]
     fn records_carry_no_owner_and_are_found_by_label() {
         let history = history();
