@@ -1031,6 +1031,19 @@ async fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
         .await;
         let runs = status.runs.clone().expect("runs");
         assert_eq!(runs.failed, 0, "kwok's pods exit 0: {runs:?}");
+        // The tenant counts the same runs into the month, by its own mark.
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let usage = eventually("the tenant's usage counts the run", || {
+            let tenants = tenants.clone();
+            let tenant = fleet.tenant.clone();
+            async move {
+                let status = tenants.get(&tenant).await.ok()?.status?;
+                let runs: i64 = status.usage.iter().map(|u| u.runs).sum();
+                (runs >= 1).then_some(status)
+            }
+        })
+        .await;
+        assert_eq!(usage.runs_counted.first().map(|c| c.workflow.as_str()), Some("minutely"), "{usage:?}");
         assert!(runs.counted_through.is_some(), "{runs:?}");
         assert!(status.last_run_time.is_some(), "{status:?}");
 
