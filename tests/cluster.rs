@@ -1102,11 +1102,9 @@ fn invoices_of(json: &str, partner: &str) -> Vec<serde_json::Value> {
     all.into_iter().filter(|invoice| invoice["partner"] == partner).collect()
 }
 
-/// The instant an open record is billed up to, from its Ready condition ("billed up to ...").
+/// The instant an open record is billed up to.
 fn billed_up_to(record: &BillingRecord) -> Option<String> {
-    let status = record.status.as_ref()?;
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-    ready.message.strip_prefix("billed up to ").map(str::to_string)
+    record.status.as_ref()?.billed_until.clone()
 }
 
 /// `tenantry bill --cluster` and `tenantry revenue --cluster` print what they print for a

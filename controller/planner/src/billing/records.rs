@@ -186,10 +186,23 @@ fn record(
     // The run-rate of an open record is the tenant's as it stands now; a closed one's, as the
     // billed span ended. Either changes only when the tenant does.
     let rate_instant = if closed { until } else { (now + SignedDuration::from_secs(1)).min(period.end()) };
+    let billed_until = crate::format_time(until);
+    // Runs are counted as their Jobs finish; an open record takes them in once per refresh
+    // interval, with the rest of its amounts: while its billed span has not moved it keeps
+    // the runs it was written with. A closed record has every run of its month.
+    let counted = history::runs_in(account.usage, period);
+    let runs = match observed {
+        Some(open) if !closed && !is_closed(open) => {
+            let same_span = open.status.as_ref().and_then(|s| s.billed_until.as_deref()) == Some(billed_until.as_str());
+            let written = open.spec.consumption.as_ref().map(|c| c.runs);
+            written.filter(|_| same_span).unwrap_or(counted)
+        }
+        _ => counted,
+    };
     let usage = Usage {
         stints: history::stints(account.tier_history, prices, until)?,
         workflows: history::workflow_spans(account.workflow_activity, until)?,
-        runs: history::runs_in(account.usage, period),
+        runs,
         discount_percent: account.discount_percent,
     };
     let level_of = |tier: &str| prices(tier).map(|p| p.level);
@@ -212,6 +225,7 @@ fn record(
         phase: Some(if closed { BillingPhase::Closed } else { BillingPhase::Open }),
         estimated_month_total: (!closed).then(|| ledger::estimate(period, &usage, until).total),
         closed_at: closed.then(|| crate::format_time(closes_at)),
+        billed_until: Some(billed_until),
         conditions: conditions.finish(),
     };
     let mut record = BillingRecord::new(

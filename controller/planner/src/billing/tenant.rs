@@ -370,6 +370,25 @@ mod tests {
     }
 
     #[test]
+    fn an_open_record_takes_in_runs_once_per_refresh_interval() {
+        let mut world = scheduled_fleet();
+        let all = runs_between("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", 10);
+        jobs_until(&mut world, "2026-11-01T10:00:00Z", &all);
+        observe(&mut world, "2026-11-01T10:00:30Z");
+        let first = record(&world, "shop-2026-11").clone();
+        assert_eq!(first.status.as_ref().and_then(|s| s.billed_until.clone()).as_deref(), Some("2026-11-01T10:00:00Z"));
+        assert_eq!(first.spec.consumption.as_ref().map(|c| c.runs), Some(60));
+        // Runs finish during the hour: the tenant counts them, the open record stays as it was.
+        jobs_until(&mut world, "2026-11-01T10:45:00Z", &all);
+        observe(&mut world, "2026-11-01T10:45:30Z");
+        assert_eq!(world.tenants[0].status.as_ref().unwrap().usage[0].runs, 65);
+        assert_eq!(record(&world, "shop-2026-11"), &first, "no rewrite within the interval");
+        // The next hour's refresh takes them in.
+        observe(&mut world, "2026-11-01T11:00:30Z");
+        assert_eq!(record(&world, "shop-2026-11").spec.consumption.as_ref().map(|c| c.runs), Some(65));
+    }
+
+    #[test]
     fn records_carry_what_the_tenant_used_and_how_many_scheduled_workflows_ran() {
         let mut world = scheduled_fleet();
         // A second scheduled workflow that never runs.
