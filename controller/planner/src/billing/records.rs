@@ -594,6 +594,48 @@ mod tests {
         assert_eq!(run_rate(&account, &prices, at("2026-11-21T00:00:00Z"), false).unwrap().total, 0);
     }
 
+    #[test]
+    fn adoption_counts_a_run_exactly_30_days_back_and_not_a_second_more() {
+        let history = history();
+        let scheduled = |workflow: &str| WorkflowActivity {
+            workflow: workflow.into(),
+            since: "2026-10-16T00:00:00Z".into(),
+            scheduled: Some(true),
+            ..WorkflowActivity::default()
+        };
+        let activity = vec![
+            scheduled("edge"),
+            scheduled("late"),
+            scheduled("stale"),
+            // Continuous: neither deployed nor adopted, whatever it does.
+            WorkflowActivity { scheduled: Some(false), ..scheduled("stream") },
+            // Stopped before the instant: not deployed.
+            WorkflowActivity { until: Some("2026-11-10T00:00:00Z".into()), ..scheduled("gone") },
+        ];
+        let last =
+            |workflow: &str, at: &str| tenantry_api::tenant::LastRun { workflow: workflow.into(), at: at.into() };
+        let usage = [
+            MonthlyUsage {
+                period: "2026-10".into(),
+                runs: 3,
+                last_runs: vec![
+                    // Measured at 21 November 00:00: 30 days back is 22 October 00:00.
+                    last("edge", "2026-10-22T00:00:00Z"),
+                    last("stale", "2026-10-21T23:59:59Z"),
+                ],
+            },
+            MonthlyUsage { period: "2026-11".into(), runs: 1, last_runs: vec![last("late", "2026-11-20T23:59:59Z")] },
+        ];
+        let mut account = account(&history, &activity);
+        account.usage = &usage;
+        let at = at("2026-11-21T00:00:00Z");
+        let adoption = run_rate(&account, &prices, at, false).unwrap().adoption.unwrap();
+        assert_eq!((adoption.deployed, adoption.with_recent_run), (3, 2), "edge and late, not stale");
+        // No entry for the month: runs not observed, adoption unknown rather than zero.
+        account.usage = &usage[..1];
+        assert_eq!(run_rate(&account, &prices, at, false).unwrap().adoption, None);
+    }
+
     /// A realistic busy month: a downgrade and an upgrade (three tiers), five workflows,
     /// runs beyond the allowance and a discount: eight lines. Its size is what
     /// docs/billing.md's footprint figures start from; `--nocapture` prints it.
