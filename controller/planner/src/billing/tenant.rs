@@ -300,9 +300,9 @@ mod tests {
             .collect()
     }
 
-    /// The cluster holds every Job of `orders` scheduled before `now`.
+    /// The cluster holds every Job of `orders` finished by `now`.
     fn jobs_until(world: &mut World, now: &str, all: &[crate::FinishedRun]) {
-        let held: Vec<_> = all.iter().filter(|r| r.scheduled < at(now)).cloned().collect();
+        let held: Vec<_> = all.iter().filter(|r| r.ended.unwrap_or(r.scheduled) <= at(now)).cloned().collect();
         world.workloads.insert(
             ("tenant-shop".into(), "orders".into()),
             crate::WorkloadState { running: true, finished_runs: Some(held), ..Default::default() },
@@ -419,6 +419,39 @@ mod tests {
         let december = record(&world, "shop-2026-12");
         let adoption = december.spec.recurring.as_ref().unwrap().adoption.clone().unwrap();
         assert_eq!((adoption.deployed, adoption.with_recent_run), (2, 0));
+    }
+
+    #[test]
+    fn an_operator_down_over_the_month_end_closes_the_same_record_with_the_same_runs() {
+        // Hourly runs all November, and a month-end run that ends after the grace hour.
+        let mut all = runs_between("2026-11-01T00:00:00Z", "2026-11-30T23:00:00Z", 60);
+        all.push(crate::FinishedRun {
+            scheduled: at("2026-11-30T23:30:00Z"),
+            succeeded: true,
+            ended: Some(at("2026-12-01T01:30:00Z")),
+        });
+        let mut up = scheduled_fleet();
+        let mut down = scheduled_fleet();
+        for world in [&mut up, &mut down] {
+            jobs_until(world, "2026-11-01T00:00:00Z", &all);
+            observe(world, "2026-11-01T00:00:00Z");
+        }
+        for now in ["2026-11-10T00:00:00Z", "2026-11-20T05:00:00Z", "2026-12-01T00:30:00Z", "2026-12-01T01:00:00Z"] {
+            jobs_until(&mut up, now, &all);
+            observe(&mut up, now);
+        }
+        // The month-end run's Job is seen finished only from 01:30.
+        jobs_until(&mut up, "2026-12-01T02:00:00Z", &all);
+        observe(&mut up, "2026-12-01T02:00:00Z");
+        jobs_until(&mut down, "2026-12-03T00:00:00Z", &all);
+        observe(&mut down, "2026-12-03T00:00:00Z");
+        let november = |world: &World| serde_json::to_value(record(world, "shop-2026-11")).unwrap();
+        assert_eq!(november(&up), november(&down));
+        assert_eq!(record(&up, "shop-2026-11").spec.consumption.as_ref().map(|c| c.runs), Some(719));
+        let december = |world: &World| {
+            world.tenants[0].status.as_ref().unwrap().usage.iter().find(|u| u.period == "2026-12").map(|u| u.runs)
+        };
+        assert_eq!((december(&up), december(&down)), (Some(1), Some(1)), "the late run is December's");
     }
 
     #[test]
