@@ -133,6 +133,31 @@ fn revenue_json_with_nrr_and_grr_by_hand() {
     assert_eq!(month(loop_automation, "2026-05")["movements"]["reactivated"], 301_484, "meridian back");
     assert_eq!(month(loop_automation, "2026-08")["movements"]["churned"], -632_145, "cobalt-beauty");
     assert_eq!(month(loop_automation, "2026-06")["movements"]["new"], 122_700, "harbor-home");
+
+    // Northbridge's gross margin in October, by hand (cost model: 24.00 a core-month, 3.10 a
+    // GiB-month; support 150.00, 420.00 and 950.00 a month at levels 1, 2 and 3):
+    //   alpine-supply (level 3; default 250m/512Mi): demand-forecast 2 cores 4Gi,
+    //     replenishment 500m 1Gi, order-routing 2 replicas × 250m/512Mi, three more at the
+    //     default: 3.75 cores, 7.5 GiB
+    //   fjord-outdoor (level 2; 200m/256Mi): four workflows: 0.8 cores, 1 GiB
+    //   kessler-industrial (level 1; 100m/128Mi): three workflows: 0.3 cores, 0.375 GiB
+    //   infrastructure = 4.85 × 24.00 + 8.875 × 3.10 = 116.40 + 27.5125 = 143.91 (rounded once)
+    //   support = 950.00 + 420.00 + 150.00 = 1520.00; billed 14049.25; margin 12385.34
+    let october = month(northbridge, "2026-10");
+    assert_eq!(october["billed"], 1_404_925);
+    assert_eq!(
+        (october["costs"]["infrastructure"].as_i64(), october["costs"]["support"].as_i64()),
+        (Some(14_391), Some(152_000))
+    );
+    assert_eq!((october["grossMargin"].as_i64(), october["grossMarginBp"].as_i64()), (Some(1_238_534), Some(8_816)));
+    // Adoption at the end of October: Loop's seven active scheduled workflows all ran in the
+    // 30 days before but sla-report, which runs on the 1st of the month (31 days before).
+    let adoption = &month(loop_automation, "2026-10")["adoption"];
+    assert_eq!((adoption["deployed"].as_i64(), adoption["withRecentRun"].as_i64()), (Some(7), Some(6)));
+    assert!(month(loop_automation, "2026-09").get("adoption").is_none(), "no runs recorded for September");
+    // Souq has no cost model: no margin.
+    let souq = reports.as_array().unwrap().iter().find(|r| r["partner"] == "souq-systems").unwrap();
+    assert!(month(souq, "2026-10").get("grossMargin").is_none());
 }
 
 #[test]

@@ -108,6 +108,10 @@ struct RunningOperator {
 
 impl RunningOperator {
     async fn start(partner: &str) -> Self {
+        Self::start_with(partner, quiet_billing()).await
+    }
+
+    async fn start_with(partner: &str, billing: tenantry::planner::ClosingRules) -> Self {
         let writes = Arc::new(AtomicUsize::new(0));
         let counted = writes.clone();
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -134,7 +138,7 @@ impl RunningOperator {
             concurrency: 2,
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(format!("test-{partner}")),
-            billing: quiet_billing(),
+            billing,
         };
         let ready = Arc::new(AtomicBool::new(false));
         let filled = ready.clone();
@@ -336,8 +340,17 @@ where
     F: FnOnce(Fleet, Arc<AtomicUsize>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    with_fleet_billing(test, tier, quiet_billing(), body).await
+}
+
+/// Like [`with_fleet`], with the operator closing, refreshing and retiring bills by `rules`.
+async fn with_fleet_billing<F, Fut>(test: &str, tier: Tier, rules: tenantry::planner::ClosingRules, body: F)
+where
+    F: FnOnce(Fleet, Arc<AtomicUsize>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let fleet = Fleet::create(test, tier).await;
-    let operator = RunningOperator::start(&fleet.partner).await;
+    let operator = RunningOperator::start_with(&fleet.partner, rules).await;
     let outcome = tokio::spawn(body(fleet.clone(), operator.writes.clone())).await;
     fleet.clean_up().await;
     operator.stop().await;
@@ -1018,6 +1031,19 @@ async fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
         .await;
         let runs = status.runs.clone().expect("runs");
         assert_eq!(runs.failed, 0, "kwok's pods exit 0: {runs:?}");
+        // The tenant counts the same runs into the month, by its own mark.
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let usage = eventually("the tenant's usage counts the run", || {
+            let tenants = tenants.clone();
+            let tenant = fleet.tenant.clone();
+            async move {
+                let status = tenants.get(&tenant).await.ok()?.status?;
+                let runs: i64 = status.usage.iter().map(|u| u.runs).sum();
+                (runs >= 1).then_some(status)
+            }
+        })
+        .await;
+        assert_eq!(usage.runs_counted.first().map(|c| c.workflow.as_str()), Some("minutely"), "{usage:?}");
         assert!(runs.counted_through.is_some(), "{runs:?}");
         assert!(status.last_run_time.is_some(), "{status:?}");
 
@@ -1029,6 +1055,211 @@ async fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
         let after = fleet.api::<Workflow>().get("minutely").await.expect("workflow").status.expect("status");
         let after = after.runs.expect("runs");
         assert!(after.succeeded >= runs.succeeded, "counts went down from {runs:?} to {after:?}");
+    })
+    .await;
+}
+
+/// The partner, its tiers, the tenant, its workflows and its BillingRecords as `kubectl get
+/// -o yaml` would dump them into a GitOps directory (without `managedFields`).
+async fn dump_fleet(fleet: &Fleet, dir: &std::path::Path) {
+    fn document<K: serde::Serialize + kube::Resource>(mut object: K) -> String {
+        object.meta_mut().managed_fields = None;
+        format!("---\n{}", serde_yaml::to_string(&object).expect("YAML"))
+    }
+    let partners: Api<Partner> = Api::all(fleet.client.clone());
+    let tiers: Api<ServiceTier> = Api::all(fleet.client.clone());
+    let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+    let records: Api<BillingRecord> = Api::all(fleet.client.clone());
+    let mut text = document(partners.get(&fleet.partner).await.expect("partner"));
+    for tier in [&fleet.basic, &fleet.plus] {
+        text.push_str(&document(tiers.get(tier).await.expect("tier")));
+    }
+    text.push_str(&document(tenants.get(&fleet.tenant).await.expect("tenant")));
+    for workflow in fleet.api::<Workflow>().list(&ListParams::default()).await.expect("workflows").items {
+        text.push_str(&document(workflow));
+    }
+    let mine = ListParams::default().labels(&format!("tenantry.dev/tenant={}", fleet.tenant));
+    for record in records.list(&mine).await.expect("records").items {
+        text.push_str(&document(record));
+    }
+    std::fs::create_dir_all(dir).expect("dump directory");
+    std::fs::write(dir.join("fleet.yaml"), text).expect("dump written");
+}
+
+/// `tenantry` itself, as a user runs it (KUBECONFIG is inherited).
+fn tenantry_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenantry")).args(args).output().expect("tenantry runs")
+}
+
+fn stdout_of(output: &std::process::Output, what: &str) -> String {
+    assert!(output.status.success(), "{what}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The invoices of one partner in `tenantry bill -o json` output.
+fn invoices_of(json: &str, partner: &str) -> Vec<serde_json::Value> {
+    let all: Vec<serde_json::Value> = serde_json::from_str(json).expect("JSON invoices");
+    all.into_iter().filter(|invoice| invoice["partner"] == partner).collect()
+}
+
+/// The instant an open record is billed up to.
+fn billed_up_to(record: &BillingRecord) -> Option<String> {
+    record.status.as_ref()?.billed_until.clone()
+}
+
+/// `tenantry bill --cluster` and `tenantry revenue --cluster` print what they print for a
+/// directory holding a dump of the same objects: records of past months closed by the
+/// operator from a backdated tier history, the open month's, invoices and revenue with the
+/// partner's cost model. Then `--mark-exported` annotates a closed month (the CRD's freeze
+/// of closed records leaves metadata alone), and the operator's retention deletes that
+/// month's exported record and no other, and does not compute it again.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn billing_commands_read_the_cluster_as_they_read_a_directory() {
+    // Refreshed hourly as the directory's plan is; exported records go a day after their month.
+    let rules = tenantry::planner::ClosingRules {
+        retention: Some(jiff::SignedDuration::from_hours(24)),
+        ..tenantry::planner::ClosingRules::default()
+    };
+    with_fleet_billing("bill-cli", Tier::Basic, rules, |fleet, _| async move {
+        use tenantry::planner::billing::Period;
+        let partners: Api<Partner> = Api::all(fleet.client.clone());
+        let partner = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Partner", "metadata": {"name": fleet.partner},
+            "spec": {"displayName": "Test Partner", "branding": {"productName": "Test Flow", "primaryColor": "#123456"},
+                     "currency": "EUR", "invoicePrefix": "TEST",
+                     "costModel": {"cpuCoreMonth": 2400, "memoryGibMonth": 310,
+                                   "supportPerTenant": [{"tierLevel": 1, "monthly": 150}, {"tierLevel": 2, "monthly": 420}]}}
+        });
+        partners.patch(&fleet.partner, &apply_params(), &Patch::Apply(&partner)).await.expect("cost model");
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("yearly", "orderToCash", "invoice-generation", json!({"schedule": {"cron": "0 0 1 1 *"}})).await;
+        fleet.workflow_phase("yearly", WorkflowPhase::Running).await;
+
+        // A tier history reaching three months back: basic, an upgrade to plus in the middle
+        // of a month, and back to basic (the tenant's tier now).
+        let current = Period::containing(jiff::Timestamp::now());
+        let [m3, m2, m1] = [current.previous().previous().previous(), current.previous().previous(), current.previous()];
+        let since = |period: Period, hours: i64| {
+            tenantry::planner::format_time(period.start() + jiff::SignedDuration::from_hours(hours))
+        };
+        let history = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": fleet.tenant},
+            "status": {"tierHistory": [
+                {"tier": fleet.basic, "level": 1, "since": since(m3, 4 * 24)},
+                {"tier": fleet.plus, "level": 2, "since": since(m2, 10 * 24 + 12)},
+                {"tier": fleet.basic, "level": 1, "since": since(m1, 2 * 24)},
+            ]}
+        });
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        tenants.patch_status(&fleet.tenant, &apply_params(), &Patch::Apply(&history)).await.expect("history seeded");
+        let name = |period: Period| format!("{}-{period}", fleet.tenant);
+        for month in [m3, m2, m1] {
+            record_in_phase(&fleet.client, &name(month), BillingPhase::Closed).await;
+        }
+        let plus_month = record_in_phase(&fleet.client, &name(m2), BillingPhase::Closed).await;
+        assert_eq!(plus_month.spec.line_items.iter().filter(|l| l.amount != 0).count(), 2, "basic, then plus");
+        let closed = |t: Tenant| t.status.and_then(|s| s.billing_closed_through);
+        eventually("the tenant records its closed months", || {
+            let tenants = tenants.clone();
+            let tenant = fleet.tenant.clone();
+            async move { (closed(tenants.get(&tenant).await.ok()?)? == m1.to_string()).then_some(()) }
+        })
+        .await;
+
+        // The open record billed up to the current hour (a reconcile after an hour boundary
+        // moves it; touching the tenant asks for one).
+        let records: Api<BillingRecord> = Api::all(fleet.client.clone());
+        let mut touches = 0;
+        let at = eventually("the open record is billed up to this hour", || {
+            touches += 1;
+            let (records, tenants) = (records.clone(), tenants.clone());
+            let (open, tenant) = (name(current), fleet.tenant.clone());
+            async move {
+                let now = jiff::Timestamp::now();
+                let hour = tenantry::planner::format_time(tenantry::planner::ClosingRules::default().billed_until(now));
+                let record = records.get(&open).await.ok()?;
+                if billed_up_to(&record).as_deref() == Some(hour.as_str()) && record.spec.consumption.is_some() {
+                    return Some(tenantry::planner::format_time(now));
+                }
+                let touch = json!({"metadata": {"labels": {"tenantry.dev/test-touch": touches.to_string()}}});
+                let _ = tenants.patch(&tenant, &PatchParams::default(), &Patch::Merge(&touch)).await;
+                None
+            }
+        })
+        .await;
+        let open = records.get(&name(current)).await.expect("open record");
+        let consumption = open.spec.consumption.clone().expect("consumption");
+        assert_eq!(consumption.tiers.first().map(|t| t.level), Some(1), "{consumption:?}");
+        let adoption = open.spec.recurring.clone().and_then(|r| r.adoption).expect("Jobs listed: runs observed");
+        assert_eq!((adoption.deployed, adoption.with_recent_run), (1, 0), "a yearly workflow that has not run");
+
+        let dir = std::env::temp_dir().join(format!("tenantry-dump-{}", fleet.tenant));
+        dump_fleet(&fleet, &dir).await;
+        let dir_text = dir.to_str().expect("utf-8 path").to_string();
+        for output in ["table", "json", "csv"] {
+            let args = |source: &str| -> Vec<String> {
+                let mut args = vec!["revenue".to_string()];
+                args.push(source.to_string());
+                args.extend(["--partner", &fleet.partner, "--at", &at, "--months", "6", "-o", output].map(String::from));
+                args
+            };
+            let cluster: Vec<String> = args("--cluster");
+            let directory: Vec<String> = args(&dir_text);
+            let from_cluster = stdout_of(&tenantry_cli(&cluster.iter().map(String::as_str).collect::<Vec<_>>()), "revenue --cluster");
+            let from_dir = stdout_of(&tenantry_cli(&directory.iter().map(String::as_str).collect::<Vec<_>>()), "revenue DIR");
+            assert_eq!(from_cluster, from_dir, "revenue -o {output}");
+        }
+        let revenue: serde_json::Value = serde_json::from_str(&stdout_of(
+            &tenantry_cli(&["revenue", "--cluster", "--partner", &fleet.partner, "--at", &at, "-o", "json"]),
+            "revenue",
+        ))
+        .expect("JSON");
+        let last = revenue[0]["months"].as_array().and_then(|m| m.last()).cloned().expect("a month");
+        assert!(last["grossMargin"].is_i64(), "a cost model and consumption give a margin: {last}");
+        for (period, open) in [(m1.to_string(), false), (current.to_string(), true)] {
+            let mut args = vec!["--period", &period, "--at", &at, "-o", "json"];
+            if open {
+                args.push("--include-open");
+            }
+            let cluster = stdout_of(&tenantry_cli(&[&["bill", "--cluster"][..], &args].concat()), "bill --cluster");
+            let directory = stdout_of(&tenantry_cli(&[&["bill", dir_text.as_str()][..], &args].concat()), "bill DIR");
+            let invoices = invoices_of(&cluster, &fleet.partner);
+            assert_eq!(invoices.len(), 1, "{period}: {cluster}");
+            assert_eq!(invoices, invoices_of(&directory, &fleet.partner), "bill --period {period}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // How big a record is as the API server serves it.
+        for month in [m2, current] {
+            let path = format!("/apis/tenantry.dev/v1alpha1/billingrecords/{}", name(month));
+            let served = fleet.client.request_text(http::Request::get(path).body(Vec::new()).expect("request")).await;
+            let served = served.expect("the record");
+            eprintln!("footprint: BillingRecord {} is {} bytes as served (with managedFields)", name(month), served.len());
+        }
+
+        // Export the oldest month: only its Closed records are annotated.
+        let m3_text = m3.to_string();
+        let marked = tenantry_cli(&["bill", "--cluster", "--period", &m3_text, "--mark-exported"]);
+        let stderr = String::from_utf8_lossy(&marked.stderr).into_owned();
+        assert!(marked.status.success(), "{stderr}");
+        assert!(stderr.contains("exported"), "{stderr}");
+        // Retention: the exported month goes (the fleet pass runs at least once a minute);
+        // the unexported ones and the open one stay.
+        eventually("the exported record is deleted by retention", || {
+            let records = records.clone();
+            let gone = name(m3);
+            async move { records.get_opt(&gone).await.ok()?.is_none().then_some(()) }
+        })
+        .await;
+        for month in [m2, m1, current] {
+            assert!(records.get_opt(&name(month)).await.expect("read").is_some(), "{} was kept", name(month));
+        }
+        // Reconciled again, the tenant does not bill the deleted month anew.
+        let touch = json!({"metadata": {"labels": {"tenantry.dev/test-touch": "after-retention"}}});
+        tenants.patch(&fleet.tenant, &PatchParams::default(), &Patch::Merge(&touch)).await.expect("touched");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(records.get_opt(&name(m3)).await.expect("read").is_none(), "{} came back", name(m3));
     })
     .await;
 }

@@ -194,6 +194,11 @@ pub struct BillingRecordStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub closed_at: Option<String>,
+    /// The end of the span the amounts bill (RFC 3339, UTC): the last whole refresh interval
+    /// while Open, the month's end (or the tenant's deletion) once Closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub billed_until: Option<String>,
     /// Ready, as kstatus reads it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

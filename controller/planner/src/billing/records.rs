@@ -186,10 +186,23 @@ fn record(
     // The run-rate of an open record is the tenant's as it stands now; a closed one's, as the
     // billed span ended. Either changes only when the tenant does.
     let rate_instant = if closed { until } else { (now + SignedDuration::from_secs(1)).min(period.end()) };
+    let billed_until = crate::format_time(until);
+    // Runs are counted as their Jobs finish; an open record takes them in once per refresh
+    // interval, with the rest of its amounts: while its billed span has not moved it keeps
+    // the runs it was written with. A closed record has every run of its month.
+    let counted = history::runs_in(account.usage, period);
+    let runs = match observed {
+        Some(open) if !closed && !is_closed(open) => {
+            let same_span = open.status.as_ref().and_then(|s| s.billed_until.as_deref()) == Some(billed_until.as_str());
+            let written = open.spec.consumption.as_ref().map(|c| c.runs);
+            written.filter(|_| same_span).unwrap_or(counted)
+        }
+        _ => counted,
+    };
     let usage = Usage {
         stints: history::stints(account.tier_history, prices, until)?,
         workflows: history::workflow_spans(account.workflow_activity, until)?,
-        runs: history::runs_in(account.usage, period),
+        runs,
         discount_percent: account.discount_percent,
     };
     let level_of = |tier: &str| prices(tier).map(|p| p.level);
@@ -212,6 +225,7 @@ fn record(
         phase: Some(if closed { BillingPhase::Closed } else { BillingPhase::Open }),
         estimated_month_total: (!closed).then(|| ledger::estimate(period, &usage, until).total),
         closed_at: closed.then(|| crate::format_time(closes_at)),
+        billed_until: Some(billed_until),
         conditions: conditions.finish(),
     };
     let mut record = BillingRecord::new(
@@ -578,6 +592,126 @@ mod tests {
         ];
         let account = TenantAccount { tier_history: &suspended, ..account };
         assert_eq!(run_rate(&account, &prices, at("2026-11-21T00:00:00Z"), false).unwrap().total, 0);
+    }
+
+    #[test]
+    fn adoption_counts_a_run_exactly_30_days_back_and_not_a_second_more() {
+        let history = history();
+        let scheduled = |workflow: &str| WorkflowActivity {
+            workflow: workflow.into(),
+            since: "2026-10-16T00:00:00Z".into(),
+            scheduled: Some(true),
+            ..WorkflowActivity::default()
+        };
+        let activity = vec![
+            scheduled("edge"),
+            scheduled("late"),
+            scheduled("stale"),
+            // Continuous: neither deployed nor adopted, whatever it does.
+            WorkflowActivity { scheduled: Some(false), ..scheduled("stream") },
+            // Stopped before the instant: not deployed.
+            WorkflowActivity { until: Some("2026-11-10T00:00:00Z".into()), ..scheduled("gone") },
+        ];
+        let last =
+            |workflow: &str, at: &str| tenantry_api::tenant::LastRun { workflow: workflow.into(), at: at.into() };
+        let usage = [
+            MonthlyUsage {
+                period: "2026-10".into(),
+                runs: 3,
+                last_runs: vec![
+                    // Measured at 21 November 00:00: 30 days back is 22 October 00:00.
+                    last("edge", "2026-10-22T00:00:00Z"),
+                    last("stale", "2026-10-21T23:59:59Z"),
+                ],
+            },
+            MonthlyUsage { period: "2026-11".into(), runs: 1, last_runs: vec![last("late", "2026-11-20T23:59:59Z")] },
+        ];
+        let mut account = account(&history, &activity);
+        account.usage = &usage;
+        let at = at("2026-11-21T00:00:00Z");
+        let adoption = run_rate(&account, &prices, at, false).unwrap().adoption.unwrap();
+        assert_eq!((adoption.deployed, adoption.with_recent_run), (3, 2), "edge and late, not stale");
+        // No entry for the month: runs not observed, adoption unknown rather than zero.
+        account.usage = &usage[..1];
+        assert_eq!(run_rate(&account, &prices, at, false).unwrap().adoption, None);
+    }
+
+    /// A realistic busy month: a downgrade and an upgrade (three tiers), five workflows,
+    /// runs beyond the allowance and a discount: eight lines. Its size is what
+    /// docs/billing.md's footprint figures start from; `--nocapture` prints it.
+    #[test]
+    fn a_busy_month_record_stays_a_few_kilobytes() {
+        let history = [
+            TierHistoryEntry {
+                tier: "northbridge-managed-ai".into(),
+                level: Some(2),
+                since: "2026-09-01T00:00:00Z".into(),
+                suspended: false,
+            },
+            TierHistoryEntry {
+                tier: "northbridge-foundation".into(),
+                level: Some(1),
+                since: "2026-10-08T10:00:00Z".into(),
+                suspended: false,
+            },
+            TierHistoryEntry {
+                tier: "northbridge-intelligence-plus".into(),
+                level: Some(3),
+                since: "2026-10-21T16:30:00Z".into(),
+                suspended: false,
+            },
+        ];
+        let activity: Vec<WorkflowActivity> =
+            ["order-routing", "replenishment", "stock-threshold-alerts", "demand-forecast", "kpi-digest"]
+                .iter()
+                .map(|w| WorkflowActivity {
+                    workflow: w.to_string(),
+                    since: "2026-09-01T00:00:00Z".into(),
+                    cpu_millicores: Some(500),
+                    memory_bytes: Some(1 << 30),
+                    scheduled: Some(true),
+                    ..WorkflowActivity::default()
+                })
+                .collect();
+        let usage = [MonthlyUsage {
+            period: "2026-10".into(),
+            runs: 612_345,
+            last_runs: activity
+                .iter()
+                .map(|a| tenantry_api::tenant::LastRun {
+                    workflow: a.workflow.clone(),
+                    at: "2026-10-31T23:45:00Z".into(),
+                })
+                .collect(),
+        }];
+        let prices = |tier: &str| {
+            let (display_name, level) = match tier {
+                "northbridge-foundation" => ("Automation Foundation", 1),
+                "northbridge-managed-ai" => ("Managed AI Operations", 2),
+                _ => ("Operational Intelligence Plus", 3),
+            };
+            Some(TierPrices {
+                tier: tier.into(),
+                display_name: display_name.into(),
+                level,
+                monthly_base_fee: 799_000,
+                monthly_fee_per_active_workflow: 19_900,
+                included_runs_per_month: 500_000,
+                price_per_thousand_extra_runs: 150,
+            })
+        };
+        let mut account = account(&history, &activity);
+        account.tenant = "alpine-supply";
+        account.partner = "northbridge-erp";
+        account.discount_percent = 10;
+        account.usage = &usage;
+        let now = at("2026-11-15T09:00:00Z");
+        let record = records(&account, prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap().remove(1);
+        assert_eq!(record.metadata.name.as_deref(), Some("alpine-supply-2026-10"));
+        assert_eq!(record.spec.line_items.len(), 8, "{:#?}", record.spec.line_items);
+        let json = serde_json::to_string(&record).unwrap();
+        eprintln!("footprint: {} bytes of JSON for a record with 8 lines:\n{json}", json.len());
+        assert!(json.len() < 4_096, "{} bytes", json.len());
     }
 
     #[test]

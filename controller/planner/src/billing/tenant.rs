@@ -300,9 +300,9 @@ mod tests {
             .collect()
     }
 
-    /// The cluster holds every Job of `orders` scheduled before `now`.
+    /// The cluster holds every Job of `orders` finished by `now`.
     fn jobs_until(world: &mut World, now: &str, all: &[crate::FinishedRun]) {
-        let held: Vec<_> = all.iter().filter(|r| r.scheduled < at(now)).cloned().collect();
+        let held: Vec<_> = all.iter().filter(|r| r.ended.unwrap_or(r.scheduled) <= at(now)).cloned().collect();
         world.workloads.insert(
             ("tenant-shop".into(), "orders".into()),
             crate::WorkloadState { running: true, finished_runs: Some(held), ..Default::default() },
@@ -370,6 +370,25 @@ mod tests {
     }
 
     #[test]
+    fn an_open_record_takes_in_runs_once_per_refresh_interval() {
+        let mut world = scheduled_fleet();
+        let all = runs_between("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", 10);
+        jobs_until(&mut world, "2026-11-01T10:00:00Z", &all);
+        observe(&mut world, "2026-11-01T10:00:30Z");
+        let first = record(&world, "shop-2026-11").clone();
+        assert_eq!(first.status.as_ref().and_then(|s| s.billed_until.clone()).as_deref(), Some("2026-11-01T10:00:00Z"));
+        assert_eq!(first.spec.consumption.as_ref().map(|c| c.runs), Some(60));
+        // Runs finish during the hour: the tenant counts them, the open record stays as it was.
+        jobs_until(&mut world, "2026-11-01T10:45:00Z", &all);
+        observe(&mut world, "2026-11-01T10:45:30Z");
+        assert_eq!(world.tenants[0].status.as_ref().unwrap().usage[0].runs, 65);
+        assert_eq!(record(&world, "shop-2026-11"), &first, "no rewrite within the interval");
+        // The next hour's refresh takes them in.
+        observe(&mut world, "2026-11-01T11:00:30Z");
+        assert_eq!(record(&world, "shop-2026-11").spec.consumption.as_ref().map(|c| c.runs), Some(65));
+    }
+
+    #[test]
     fn records_carry_what_the_tenant_used_and_how_many_scheduled_workflows_ran() {
         let mut world = scheduled_fleet();
         // A second scheduled workflow that never runs.
@@ -400,6 +419,39 @@ mod tests {
         let december = record(&world, "shop-2026-12");
         let adoption = december.spec.recurring.as_ref().unwrap().adoption.clone().unwrap();
         assert_eq!((adoption.deployed, adoption.with_recent_run), (2, 0));
+    }
+
+    #[test]
+    fn an_operator_down_over_the_month_end_closes_the_same_record_with_the_same_runs() {
+        // Hourly runs all November, and a month-end run that ends after the grace hour.
+        let mut all = runs_between("2026-11-01T00:00:00Z", "2026-11-30T23:00:00Z", 60);
+        all.push(crate::FinishedRun {
+            scheduled: at("2026-11-30T23:30:00Z"),
+            succeeded: true,
+            ended: Some(at("2026-12-01T01:30:00Z")),
+        });
+        let mut up = scheduled_fleet();
+        let mut down = scheduled_fleet();
+        for world in [&mut up, &mut down] {
+            jobs_until(world, "2026-11-01T00:00:00Z", &all);
+            observe(world, "2026-11-01T00:00:00Z");
+        }
+        for now in ["2026-11-10T00:00:00Z", "2026-11-20T05:00:00Z", "2026-12-01T00:30:00Z", "2026-12-01T01:00:00Z"] {
+            jobs_until(&mut up, now, &all);
+            observe(&mut up, now);
+        }
+        // The month-end run's Job is seen finished only from 01:30.
+        jobs_until(&mut up, "2026-12-01T02:00:00Z", &all);
+        observe(&mut up, "2026-12-01T02:00:00Z");
+        jobs_until(&mut down, "2026-12-03T00:00:00Z", &all);
+        observe(&mut down, "2026-12-03T00:00:00Z");
+        let november = |world: &World| serde_json::to_value(record(world, "shop-2026-11")).unwrap();
+        assert_eq!(november(&up), november(&down));
+        assert_eq!(record(&up, "shop-2026-11").spec.consumption.as_ref().map(|c| c.runs), Some(719));
+        let december = |world: &World| {
+            world.tenants[0].status.as_ref().unwrap().usage.iter().find(|u| u.period == "2026-12").map(|u| u.runs)
+        };
+        assert_eq!((december(&up), december(&down)), (Some(1), Some(1)), "the late run is December's");
     }
 
     #[test]
