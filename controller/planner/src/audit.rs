@@ -49,7 +49,7 @@ pub fn record(
                 message: format!(
                     "{} no longer applies; generation {} is planned",
                     last.reason,
-                    generation.unwrap_or(1)
+                    generation_of(workflow)
                 ),
                 policies: last.policies.clone(),
             }),
