@@ -1306,13 +1306,15 @@ async fn role_binding_subjects(fleet: &Fleet, name: &str) -> Vec<(String, String
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
 async fn only_granted_approvers_create_approvals_and_only_in_their_own_name() {
-    with_governance("approvers", |fleet, _| async move {
+    with_governance("approvers", |fleet, writes| async move {
         use k8s_openapi::api::rbac::v1::RoleBinding;
+        let viewers = json!([{"kind": "User", "name": USER.0},
+                             {"kind": "ServiceAccount", "name": "dashboard", "namespace": "monitoring"}]);
         let policy = fleet
             .apply_policy(
                 "finance",
                 json!({"rbac": [{"role": "approver", "subjects": [{"kind": "Group", "name": "finance-approvers"}]},
-                                {"role": "viewer", "subjects": [{"kind": "User", "name": USER.0}]}]}),
+                                {"role": "viewer", "subjects": viewers}]}),
             )
             .await;
         fleet.tenant_ready().await;
@@ -1321,8 +1323,21 @@ async fn only_granted_approvers_create_approvals_and_only_in_their_own_name() {
             role_binding_subjects(&fleet, "tenantry-approver").await,
             [("Group".into(), "finance-approvers".into())]
         );
-        assert_eq!(role_binding_subjects(&fleet, "tenantry-viewer").await, [("User".into(), USER.0.to_string())]);
+        assert_eq!(
+            role_binding_subjects(&fleet, "tenantry-viewer").await,
+            [("ServiceAccount".into(), "dashboard".into()), ("User".into(), USER.0.to_string())]
+        );
         fleet.apply_continuous("router", &[]).await;
+        fleet.workflow_status("router", "runs", |s| is_phase(s, WorkflowPhase::Running, None)).await;
+        // The bindings as the API server stores them are what the operator wants: reconciling
+        // the tenant again writes nothing.
+        settled(&writes).await;
+        let before = writes.load(Ordering::SeqCst);
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let touch = json!({"metadata": {"annotations": {"tenantry.dev/test-touch": unique("t")}}});
+        tenants.patch(&fleet.tenant, &PatchParams::default(), &Patch::Merge(&touch)).await.expect("touched");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(writes.load(Ordering::SeqCst), before, "an unchanged tenant with RoleBindings caused writes");
 
         // RBAC: someone the policy does not make an approver is refused by the API server,
         // even in their own name; so is someone with no grant at all.
@@ -1407,12 +1422,7 @@ async fn only_granted_approvers_create_approvals_and_only_in_their_own_name() {
         assert_eq!((stored.spec.comment.as_deref(), stored.spec.generation), (Some("reviewed"), 1));
 
         // The grant withdrawn: its RoleBinding is pruned, and the approver refused again.
-        fleet
-            .apply_policy(
-                "finance",
-                json!({"rbac": [{"role": "viewer", "subjects": [{"kind": "User", "name": USER.0}]}]}),
-            )
-            .await;
+        fleet.apply_policy("finance", json!({"rbac": [{"role": "viewer", "subjects": viewers}]})).await;
         let bindings: Api<RoleBinding> = fleet.api();
         eventually("the approver RoleBinding is pruned", || {
             let bindings = bindings.clone();
