@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tenantry::api::billing::BillingPhase;
-use tenantry::api::{BillingRecord, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
+use tenantry::api::{BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow, WorkflowPhase};
 use tenantry::shell::metrics::Metrics;
 use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
 
@@ -231,7 +231,35 @@ impl Fleet {
                 Tier::Plus => &fleet.plus,
             })
             .await;
+        fleet.no_foreign_policy().await;
         fleet
+    }
+
+    /// Fails with an explanation when a GovernancePolicy the test did not create selects its
+    /// tenant (one with an empty selector selects every tenant, such as `fleet-baseline` of
+    /// examples/gitops once `testenv/smoke-chart` has applied it): its registries, regions or
+    /// freezes would decide the test's workflows.
+    async fn no_foreign_policy(&self) {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        let tenant = tenants.get(&self.tenant).await.expect("the tenant");
+        let policies: Api<GovernancePolicy> = Api::all(self.client.clone());
+        let foreign: Vec<String> = policies
+            .list(&ListParams::default())
+            .await
+            .expect("policies listed")
+            .items
+            .iter()
+            .filter(|p| p.spec.partner_ref.as_deref() != Some(self.partner.as_str()))
+            .filter(|p| tenantry::planner::policy::selects(p, &tenant) == Ok(true))
+            .map(|p| p.name_any())
+            .collect();
+        if !foreign.is_empty() {
+            self.clean_up().await;
+            panic!(
+                "GovernancePolicies {foreign:?} select every test tenant: the cluster suite needs a cluster without \
+                 them (delete them, or run the suite on a fresh testenv: testenv/down --purge; testenv/up)"
+            );
+        }
     }
 
     async fn apply_tenant(&self, tier: &str) {
@@ -324,6 +352,13 @@ impl Fleet {
         let records: Api<BillingRecord> = Api::all(self.client.clone());
         let selector = ListParams::default().labels(&format!("tenantry.dev/tenant={}", self.tenant));
         let _ = records.delete_collection(&DeleteParams::default(), &selector).await;
+        // Governance policies of the test's partner (a test scopes each of its policies to it).
+        let policies: Api<GovernancePolicy> = Api::all(self.client.clone());
+        for policy in policies.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
+            if policy.spec.partner_ref.as_deref() == Some(self.partner.as_str()) {
+                let _ = policies.delete(&policy.name_any(), &DeleteParams::default()).await;
+            }
+        }
     }
 }
 
@@ -833,10 +868,12 @@ async fn an_approval_in_a_tenant_namespace_finds_its_workflow() {
         fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
         fleet.workflow_phase("router", WorkflowPhase::Running).await;
         let approvals: Api<tenantry::api::Approval> = fleet.api();
+        // In the name of whoever the test runs as, which the chart's admission policy demands.
+        let (user, _) = whoami(&fleet.client).await;
         let approval = json!({
             "apiVersion": "tenantry.dev/v1alpha1", "kind": "Approval",
             "metadata": {"name": "router-1", "namespace": fleet.namespace},
-            "spec": {"workflow": "router", "generation": 1, "comment": "looks good"}
+            "spec": {"workflow": "router", "generation": 1, "comment": "looks good", "approver": {"user": user}}
         });
         approvals.patch("router-1", &apply_params(), &Patch::Apply(&approval)).await.expect("approval applied");
         let ready = eventually("the approval has a status", || {
@@ -1260,6 +1297,644 @@ async fn billing_commands_read_the_cluster_as_they_read_a_directory() {
         tenants.patch(&fleet.tenant, &PatchParams::default(), &Patch::Merge(&touch)).await.expect("touched");
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert!(records.get_opt(&name(m3)).await.expect("read").is_none(), "{} came back", name(m3));
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Governance: the RBAC the operator binds, the chart's admission policy on Approvals, and the
+// approval, freeze and registry gates, against a real API server.
+//
+// People act through the admin's kubeconfig with impersonation headers (`Impersonate-User`,
+// `Impersonate-Group`): the API server then authorizes and admits each request as that user
+// with exactly those groups (plus `system:authenticated`), which is all RBAC and the
+// admission policy look at. The identities are testenv's (`approver@example.com` in
+// `tenantry-approvers` and `finance-approvers`, `user@example.com` in `tenant-users`,
+// `nobody@example.com`), but impersonation needs no token of theirs, so the suite runs
+// against any cluster whose admin may impersonate (kind, k3d, a cloud cluster), and it gives
+// a second approver that testenv has no token for.
+
+const APPROVER: (&str, &[&str]) = ("approver@example.com", &["tenantry-approvers", "finance-approvers"]);
+const SECOND_APPROVER: (&str, &[&str]) = ("second-approver@example.com", &["finance-approvers"]);
+const USER: (&str, &[&str]) = ("user@example.com", &["tenant-users"]);
+const NOBODY: (&str, &[&str]) = ("nobody@example.com", &[]);
+
+/// A client that acts as `who` (user name and groups).
+async fn client_as(who: (&str, &[&str])) -> Client {
+    let mut config = Config::infer().await.expect("a kubeconfig");
+    config.auth_info.impersonate = Some(who.0.to_string());
+    config.auth_info.impersonate_groups = Some(who.1.iter().map(|g| g.to_string()).collect());
+    Client::try_from(config).expect("a client")
+}
+
+/// Who the API server says `client` is (`kubectl auth whoami`): user name and groups.
+async fn whoami(client: &Client) -> (String, Vec<String>) {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let reviews: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = reviews.create(&PostParams::default(), &SelfSubjectReview::default()).await.expect("a self review");
+    let info = review.status.and_then(|s| s.user_info).unwrap_or_default();
+    (info.username.unwrap_or_default(), info.groups.unwrap_or_default())
+}
+
+/// The chart's template `file` as plain YAML documents: Helm templating is kept on lines of
+/// its own there (labels, the values toggle), which are dropped.
+fn chart_documents(file: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tenantry/templates").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let plain: String =
+        text.lines().filter(|line| !line.trim_start().starts_with("{{")).map(|line| format!("{line}\n")).collect();
+    serde_yaml::Deserializer::from_str(&plain)
+        .map(|document| serde_json::Value::deserialize(document).expect("the chart's YAML parses"))
+        .filter(|document| !document.is_null())
+        .collect()
+}
+
+/// The API resource of a chart object's kind.
+fn chart_resource(kind: &str) -> kube::core::ApiResource {
+    use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    match kind {
+        "ClusterRole" => kube::core::ApiResource::erase::<ClusterRole>(&()),
+        "ValidatingAdmissionPolicy" => kube::core::ApiResource::erase::<ValidatingAdmissionPolicy>(&()),
+        "ValidatingAdmissionPolicyBinding" => kube::core::ApiResource::erase::<ValidatingAdmissionPolicyBinding>(&()),
+        other => panic!("the chart's governance files hold an unexpected kind {other}"),
+    }
+}
+
+/// The chart's governance objects this process installed, and how many tests use them.
+static CHART_GOVERNANCE: tokio::sync::Mutex<(usize, Vec<(kube::core::ApiResource, String)>)> =
+    tokio::sync::Mutex::const_new((0, Vec::new()));
+
+/// Installs what the Helm chart ships for governance (the tenant ClusterRoles and the Approval
+/// admission policy with its binding) for one more test, as the CRDs are installed: applied
+/// from the chart's own files. The last test of this process to release them deletes those
+/// that did not exist before the first one installed them (a cluster with the chart keeps
+/// its own). Returns once the API server enforces the policy.
+async fn acquire_chart_governance(client: &Client) {
+    let mut shared = CHART_GOVERNANCE.lock().await;
+    if shared.0 == 0 {
+        install_crds(client).await;
+        for document in
+            chart_documents("tenant-roles.yaml").into_iter().chain(chart_documents("approval-identity.yaml"))
+        {
+            let resource = chart_resource(document["kind"].as_str().unwrap_or_default());
+            let name = document["metadata"]["name"].as_str().expect("named").to_string();
+            let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+            let existed = api.get_opt(&name).await.expect("a get").is_some();
+            api.patch(&name, &apply_params(), &Patch::Apply(&document))
+                .await
+                .unwrap_or_else(|e| panic!("the API server refused the chart's {} {name}: {e}", resource.kind));
+            if !existed {
+                shared.1.push((resource, name));
+            }
+        }
+        // The policy takes effect once the API server has loaded it: until a forged approval
+        // (a dry run) is refused, it is not there yet.
+        let approvals: Api<tenantry::api::Approval> = Api::namespaced(client.clone(), "default");
+        let forged: tenantry::api::Approval = serde_json::from_value(json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Approval", "metadata": {"name": "forged"},
+            "spec": {"workflow": "w", "generation": 1, "approver": {"user": "someone-else@example.com"}}
+        }))
+        .expect("an approval");
+        eventually("the approval identity policy is enforced", || {
+            let (approvals, forged) = (approvals.clone(), forged.clone());
+            async move {
+                let refused = approvals.create(&PostParams { dry_run: true, ..PostParams::default() }, &forged).await;
+                matches!(refused, Err(kube::Error::Api(ref s)) if s.message.contains("tenantry-approval-identity"))
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+    shared.0 += 1;
+}
+
+async fn release_chart_governance(client: &Client) {
+    let mut shared = CHART_GOVERNANCE.lock().await;
+    shared.0 -= 1;
+    if shared.0 == 0 {
+        for (resource, name) in shared.1.drain(..).rev() {
+            let api: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &resource);
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+        }
+    }
+}
+
+/// [`with_fleet`] with the chart's governance objects installed for the test.
+async fn with_governance<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(Fleet, Arc<AtomicUsize>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let client = base_client().await;
+    acquire_chart_governance(&client).await;
+    let test = test.to_string();
+    let outcome = tokio::spawn(async move { with_fleet(&test, Tier::Basic, body).await }).await;
+    release_chart_governance(&client).await;
+    if let Err(error) = outcome {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+        panic!("the test did not finish: {error}");
+    }
+}
+
+impl Fleet {
+    /// Applies a governance policy scoped to this fleet's partner (so that it selects no
+    /// other test's tenants); `spec` is the rest of its spec.
+    async fn apply_policy(&self, name: &str, spec: serde_json::Value) -> String {
+        let name = format!("{name}-{}", self.tenant);
+        let mut spec = spec;
+        spec["partnerRef"] = json!(self.partner);
+        let policy = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "GovernancePolicy", "metadata": {"name": name}, "spec": spec
+        });
+        let policies: Api<GovernancePolicy> = Api::all(self.client.clone());
+        policies.patch(&name, &apply_params(), &Patch::Apply(&policy)).await.expect("policy applied");
+        name
+    }
+
+    /// Waits until the tenant's status says `policy` applies to it (or no longer does).
+    async fn policy_applies(&self, policy: &str, applies: bool) {
+        let tenants: Api<Tenant> = Api::all(self.client.clone());
+        eventually(&format!("policy {policy} applies to the tenant: {applies}"), || {
+            let (tenants, name, policy) = (tenants.clone(), self.tenant.clone(), policy.to_string());
+            async move {
+                let listed = tenants.get(&name).await.ok()?.status?.policies;
+                (listed.contains(&policy) == applies).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Applies the continuous workflow `name` with runner `args` (a change of them is a new
+    /// generation).
+    async fn apply_continuous(&self, name: &str, args: &[&str]) {
+        let workflows: Api<Workflow> = self.api();
+        let workflow = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"category": "orderToCash", "template": "order-routing", "trigger": {"continuous": {"replicas": 1}},
+                     "runner": {"image": "registry.k8s.io/pause:3.9", "args": args}, "connectors": ["shop"]}
+        });
+        workflows.patch(name, &apply_params(), &Patch::Apply(&workflow)).await.expect("workflow applied");
+    }
+
+    /// The workflow's status once `check` accepts it.
+    async fn workflow_status(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&tenantry::api::WorkflowStatus) -> bool,
+    ) -> tenantry::api::WorkflowStatus {
+        workflow_until(self, name, what, DEADLINE, check).await
+    }
+}
+
+/// An Approval of `generation` of `workflow`, in `who`'s name.
+fn approval(name: &str, workflow: &str, generation: i64, who: (&str, &[&str]), groups: &[&str]) -> serde_json::Value {
+    json!({
+        "apiVersion": "tenantry.dev/v1alpha1", "kind": "Approval", "metadata": {"name": name},
+        "spec": {"workflow": workflow, "generation": generation, "comment": "reviewed",
+                 "approver": {"user": who.0, "groups": groups}}
+    })
+}
+
+/// Creates `approval` in the fleet's namespace as `who`: what `kubectl create -f` sends.
+async fn create_approval(
+    fleet: &Fleet,
+    who: (&str, &[&str]),
+    approval: serde_json::Value,
+) -> Result<tenantry::api::Approval, kube::Error> {
+    let approvals: Api<tenantry::api::Approval> = Api::namespaced(client_as(who).await, &fleet.namespace);
+    let approval: tenantry::api::Approval = serde_json::from_value(approval).expect("an approval");
+    approvals.create(&PostParams::default(), &approval).await
+}
+
+/// The refusal's status, or a failure naming what was accepted.
+fn refused<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) -> Box<kube::core::Status> {
+    match result {
+        Err(kube::Error::Api(status)) => Box::new((*status).clone()),
+        other => panic!("{what}: expected a refusal, got {other:?}"),
+    }
+}
+
+fn is_phase(status: &tenantry::api::WorkflowStatus, phase: WorkflowPhase, reason: Option<&str>) -> bool {
+    status.phase == Some(phase) && status.reason.as_deref() == reason
+}
+
+/// The subjects of the RoleBinding `name` in the fleet's namespace, once it has some.
+async fn role_binding_subjects(fleet: &Fleet, name: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let bindings: Api<RoleBinding> = fleet.api();
+    let binding = eventually(&format!("RoleBinding {name}"), || exists(&bindings, name)).await;
+    assert_eq!((binding.role_ref.kind.as_str(), binding.role_ref.name.as_str()), ("ClusterRole", name));
+    assert_eq!(binding.metadata.labels.unwrap_or_default().get("tenantry.dev/tenant"), Some(&fleet.tenant));
+    binding.subjects.unwrap_or_default().into_iter().map(|s| (s.kind, s.name)).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn only_granted_approvers_create_approvals_and_only_in_their_own_name() {
+    with_governance("approvers", |fleet, writes| async move {
+        use k8s_openapi::api::rbac::v1::RoleBinding;
+        let viewers = json!([{"kind": "User", "name": USER.0},
+                             {"kind": "ServiceAccount", "name": "dashboard", "namespace": "monitoring"}]);
+        let policy = fleet
+            .apply_policy(
+                "finance",
+                json!({"rbac": [{"role": "approver", "subjects": [{"kind": "Group", "name": "finance-approvers"}]},
+                                {"role": "viewer", "subjects": viewers}]}),
+            )
+            .await;
+        fleet.tenant_ready().await;
+        fleet.policy_applies(&policy, true).await;
+        assert_eq!(
+            role_binding_subjects(&fleet, "tenantry-approver").await,
+            [("Group".into(), "finance-approvers".into())]
+        );
+        assert_eq!(
+            role_binding_subjects(&fleet, "tenantry-viewer").await,
+            [("ServiceAccount".into(), "dashboard".into()), ("User".into(), USER.0.to_string())]
+        );
+        fleet.apply_continuous("router", &[]).await;
+        fleet.workflow_status("router", "runs", |s| is_phase(s, WorkflowPhase::Running, None)).await;
+        // The bindings as the API server stores them are what the operator wants: reconciling
+        // the tenant again writes nothing.
+        settled(&writes).await;
+        let before = writes.load(Ordering::SeqCst);
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let touch = json!({"metadata": {"annotations": {"tenantry.dev/test-touch": unique("t")}}});
+        tenants.patch(&fleet.tenant, &PatchParams::default(), &Patch::Merge(&touch)).await.expect("touched");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(writes.load(Ordering::SeqCst), before, "an unchanged tenant with RoleBindings caused writes");
+
+        // RBAC: someone the policy does not make an approver is refused by the API server,
+        // even in their own name; so is someone with no grant at all.
+        let status = refused(
+            "user creates an approval",
+            create_approval(&fleet, USER, approval("by-user", "router", 1, USER, &[])).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        assert!(status.message.contains("cannot create resource \"approvals\""), "{}", status.message);
+        let status = refused(
+            "nobody creates an approval",
+            create_approval(&fleet, NOBODY, approval("by-nobody", "router", 1, NOBODY, &[])).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        // The viewer reads the approvals, and cannot write one.
+        let as_user: Api<tenantry::api::Approval> = Api::namespaced(client_as(USER).await, &fleet.namespace);
+        as_user.list(&ListParams::default()).await.expect("a viewer lists approvals");
+
+        // The approver, in their own name and a group they are in: accepted.
+        let created =
+            create_approval(&fleet, APPROVER, approval("by-approver", "router", 1, APPROVER, &["finance-approvers"]))
+                .await
+                .expect("the approver creates an approval in their own name");
+        assert_eq!(created.spec.approver.user, APPROVER.0);
+
+        // The admission policy: not in another's name, not with a group one is not in.
+        let status = refused(
+            "an approval in another's name",
+            create_approval(&fleet, APPROVER, approval("forged", "router", 1, ("boss@example.com", &[]), &[])).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        assert!(status.message.contains("tenantry-approval-identity"), "{}", status.message);
+        assert!(
+            status.message.contains(APPROVER.0) && status.message.contains("boss@example.com"),
+            "{}",
+            status.message
+        );
+        let status = refused(
+            "an approval with a group the approver is not in",
+            create_approval(
+                &fleet,
+                APPROVER,
+                approval("borrowed", "router", 1, APPROVER, &["finance-approvers", "auditors"]),
+            )
+            .await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        assert!(
+            status.message.contains("auditors") && !status.message.contains("finance-approvers,"),
+            "{}",
+            status.message
+        );
+
+        // Nobody changes an approval afterwards: the approver may not patch or delete it
+        // (RBAC), and even the admin cannot change its spec (the CRD's rule).
+        let as_approver: Api<tenantry::api::Approval> = Api::namespaced(client_as(APPROVER).await, &fleet.namespace);
+        let reword = json!({"spec": {"comment": "changed my mind"}});
+        let status = refused(
+            "the approver rewords an approval",
+            as_approver.patch("by-approver", &PatchParams::default(), &Patch::Merge(&reword)).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        let status = refused(
+            "the approver deletes an approval",
+            as_approver.delete("by-approver", &DeleteParams::default()).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+        let approvals: Api<tenantry::api::Approval> = fleet.api();
+        for (what, patch) in [
+            ("rewords", json!({"spec": {"comment": "changed my mind"}})),
+            ("moves to another generation", json!({"spec": {"generation": 2}})),
+            ("changes the approver", json!({"spec": {"approver": {"user": "admin-did-it"}}})),
+        ] {
+            let status = refused(
+                &format!("the admin {what}"),
+                approvals.patch("by-approver", &PatchParams::default(), &Patch::Merge(&patch)).await,
+            );
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(status.message.contains("never changes after creation"), "{}", status.message);
+        }
+        let stored = approvals.get("by-approver").await.expect("the approval");
+        assert_eq!((stored.spec.comment.as_deref(), stored.spec.generation), (Some("reviewed"), 1));
+
+        // The grant withdrawn: its RoleBinding is pruned, and the approver refused again.
+        fleet.apply_policy("finance", json!({"rbac": [{"role": "viewer", "subjects": viewers}]})).await;
+        let bindings: Api<RoleBinding> = fleet.api();
+        eventually("the approver RoleBinding is pruned", || {
+            let bindings = bindings.clone();
+            async move { exists(&bindings, "tenantry-approver").await.is_none().then_some(()) }
+        })
+        .await;
+        assert!(exists(&bindings, "tenantry-viewer").await.is_some(), "the viewer binding stays");
+        let status = refused(
+            "a former approver creates an approval",
+            create_approval(&fleet, APPROVER, approval("late", "router", 1, APPROVER, &[])).await,
+        );
+        assert_eq!(status.code, 403, "{status:?}");
+    })
+    .await;
+}
+
+/// The Deployment and definition of a workflow as they stand: what must not move while a new
+/// generation waits.
+#[derive(Debug, PartialEq)]
+struct Rollout {
+    uid: String,
+    deployment_generation: Option<i64>,
+    replicas: Option<i32>,
+    template: String,
+    definition_hash: Option<String>,
+    definition: String,
+}
+
+async fn rollout_of(fleet: &Fleet, name: &str) -> Rollout {
+    let deployment = fleet.api::<Deployment>().get(name).await.expect("the deployment");
+    let spec = deployment.spec.clone().expect("a spec");
+    let template = spec.template.clone();
+    let definition = fleet.api::<ConfigMap>().get(&format!("{name}-definition")).await.expect("the definition");
+    Rollout {
+        uid: deployment.uid().unwrap_or_default(),
+        deployment_generation: deployment.metadata.generation,
+        replicas: spec.replicas,
+        definition_hash: template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("tenantry.dev/definition-hash").cloned()),
+        template: serde_json::to_string(&template).unwrap_or_default(),
+        definition: definition.data.unwrap_or_default().get("workflow.yaml").cloned().unwrap_or_default(),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_held_generation_waits_for_its_approvals_while_the_deployed_one_runs() {
+    with_governance("held", |fleet, _| async move {
+        let rule = |min: i32| {
+            json!({"approvals": [{"categories": ["orderToCash"], "minApprovals": min,
+                                  "approvers": [{"kind": "Group", "name": "finance-approvers"}]}],
+                   "rbac": [{"role": "approver", "subjects": [{"kind": "Group", "name": "finance-approvers"}]}]})
+        };
+        let policy = fleet.apply_policy("four-eyes", rule(1)).await;
+        fleet.tenant_ready().await;
+        fleet.policy_applies(&policy, true).await;
+        role_binding_subjects(&fleet, "tenantry-approver").await;
+
+        // Generation 1, never deployed: held, and nothing runs.
+        fleet.apply_continuous("router", &[]).await;
+        let held = fleet
+            .workflow_status("router", "is held for approval", |s| {
+                is_phase(s, WorkflowPhase::Held, Some("AwaitingApproval"))
+            })
+            .await;
+        assert_eq!(held.deployed_generation, None, "{held:?}");
+        assert!(exists(&fleet.api::<Deployment>(), "router").await.is_none(), "a never-approved workflow runs nothing");
+        create_approval(&fleet, APPROVER, approval("router-1", "router", 1, APPROVER, &["finance-approvers"]))
+            .await
+            .expect("approval of generation 1");
+        let running = fleet
+            .workflow_status("router", "runs generation 1", |s| {
+                is_phase(s, WorkflowPhase::Running, None) && s.deployed_generation == Some(1)
+            })
+            .await;
+        assert!(running.decisions.iter().any(|d| d.reason == "Approved" && d.generation == Some(1)), "{running:?}");
+        eventually("the deployment of generation 1", || {
+            let fleet = fleet.clone();
+            async move { exists(&fleet.api::<Deployment>(), "router").await.map(|_| ()) }
+        })
+        .await;
+        let before = rollout_of(&fleet, "router").await;
+        assert!(before.definition.contains("generation: 1\n"), "{}", before.definition);
+        assert_eq!(before.replicas, Some(1));
+
+        // Generation 2: held, while generation 1 keeps running exactly as it was.
+        fleet.apply_continuous("router", &["--dry-run=false"]).await;
+        let held = fleet
+            .workflow_status("router", "holds generation 2", |s| {
+                s.observed_generation == Some(2) && is_phase(s, WorkflowPhase::Held, Some("AwaitingApproval"))
+            })
+            .await;
+        assert_eq!(held.deployed_generation, Some(1), "{held:?}");
+        // An approval of generation 1, even by another approver, does not release generation 2.
+        create_approval(
+            &fleet,
+            SECOND_APPROVER,
+            approval("router-1-again", "router", 1, SECOND_APPROVER, &["finance-approvers"]),
+        )
+        .await
+        .expect("a second approval of generation 1");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let still = fleet.api::<Workflow>().get("router").await.expect("workflow").status.expect("status");
+        assert!(is_phase(&still, WorkflowPhase::Held, Some("AwaitingApproval")), "{still:?}");
+        assert_eq!(rollout_of(&fleet, "router").await, before, "the deployed generation was touched while held");
+
+        // A rule of a group counts approvals given as that group: without it, the approver's
+        // approval does not count (and its status says so).
+        create_approval(&fleet, APPROVER, approval("router-2-no-group", "router", 2, APPROVER, &[]))
+            .await
+            .expect("an approval without the group");
+        let approvals: Api<tenantry::api::Approval> = fleet.api();
+        let not_counted = eventually("the approval without the group is reported", || {
+            let approvals = approvals.clone();
+            async move {
+                let status = approvals.get("router-2-no-group").await.ok()?.status?;
+                status.conditions.into_iter().find(|c| c.type_ == "Ready")
+            }
+        })
+        .await;
+        assert_eq!(not_counted.reason, "NotAnApprover", "{not_counted:?}");
+        let still = fleet.api::<Workflow>().get("router").await.expect("workflow").status.expect("status");
+        assert!(is_phase(&still, WorkflowPhase::Held, Some("AwaitingApproval")), "{still:?}");
+        create_approval(&fleet, APPROVER, approval("router-2", "router", 2, APPROVER, &["finance-approvers"]))
+            .await
+            .expect("approval of generation 2");
+        fleet
+            .workflow_status("router", "runs generation 2", |s| {
+                is_phase(s, WorkflowPhase::Running, None) && s.deployed_generation == Some(2)
+            })
+            .await;
+        let second = rollout_of(&fleet, "router").await;
+        assert_eq!(second.uid, before.uid, "rolled, not replaced");
+        assert!(second.definition.contains("generation: 2\n"), "{}", second.definition);
+        assert_ne!(second.definition_hash, before.definition_hash, "the new definition rolls the pods");
+
+        // Two distinct approvers: one approver's two approvals count once.
+        fleet.apply_policy("four-eyes", rule(2)).await;
+        fleet.apply_continuous("router", &["--dry-run=true"]).await;
+        fleet
+            .workflow_status("router", "holds generation 3", |s| {
+                s.observed_generation == Some(3) && is_phase(s, WorkflowPhase::Held, Some("AwaitingApproval"))
+            })
+            .await;
+        create_approval(&fleet, APPROVER, approval("router-3", "router", 3, APPROVER, &["finance-approvers"]))
+            .await
+            .expect("first");
+        create_approval(&fleet, APPROVER, approval("router-3-again", "router", 3, APPROVER, &["finance-approvers"]))
+            .await
+            .expect("the same approver once more");
+        let waiting = fleet
+            .workflow_status("router", "counts one approver of two", |s| {
+                let expected = format!("(1 so far: {})", APPROVER.0);
+                s.conditions.iter().any(|c| c.type_ == "Ready" && c.message.contains(&expected))
+            })
+            .await;
+        assert!(is_phase(&waiting, WorkflowPhase::Held, Some("AwaitingApproval")), "{waiting:?}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let still = fleet.api::<Workflow>().get("router").await.expect("workflow").status.expect("status");
+        assert_eq!(still.deployed_generation, Some(2), "{still:?}");
+        assert_eq!(rollout_of(&fleet, "router").await, second);
+        create_approval(
+            &fleet,
+            SECOND_APPROVER,
+            approval("router-3-second", "router", 3, SECOND_APPROVER, &["finance-approvers"]),
+        )
+        .await
+        .expect("a second approver");
+        let released = fleet
+            .workflow_status("router", "runs generation 3", |s| {
+                is_phase(s, WorkflowPhase::Running, None) && s.deployed_generation == Some(3)
+            })
+            .await;
+        let approved = released.decisions.iter().rev().find(|d| d.reason == "Approved").expect("approved");
+        assert!(approved.message.contains(APPROVER.0) && approved.message.contains(SECOND_APPROVER.0), "{approved:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_change_freeze_holds_a_new_generation_and_releases_it_on_its_own() {
+    with_governance("freeze", |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_continuous("router", &[]).await;
+        fleet
+            .workflow_status("router", "runs generation 1", |s| {
+                is_phase(s, WorkflowPhase::Running, None) && s.deployed_generation == Some(1)
+            })
+            .await;
+        let now = jiff::Timestamp::now();
+        let start = now - jiff::SignedDuration::from_secs(60);
+        let end = jiff::Timestamp::from_second(now.as_second() + 40).expect("an instant");
+        let policy = fleet
+            .apply_policy(
+                "freeze",
+                json!({"changeFreezes": [{"name": "release-week",
+                                          "window": {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                                                     "end": end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}}]}),
+            )
+            .await;
+        fleet.policy_applies(&policy, true).await;
+        let before = rollout_of(&fleet, "router").await;
+
+        fleet.apply_continuous("router", &["--dry-run=false"]).await;
+        let held = fleet
+            .workflow_status("router", "is frozen", |s| {
+                s.observed_generation == Some(2) && is_phase(s, WorkflowPhase::Held, Some("ChangeFreeze"))
+            })
+            .await;
+        assert!(jiff::Timestamp::now() < end, "the freeze ended before the test saw it hold: too slow a cluster");
+        let until: jiff::Timestamp = held.frozen_until.as_deref().expect("frozenUntil").parse().expect("an instant");
+        assert_eq!(until, end, "{held:?}");
+        assert_eq!(held.deployed_generation, Some(1));
+        assert_eq!(rollout_of(&fleet, "router").await, before, "the deployed generation was touched while frozen");
+
+        // Nothing else changes: the operator wakes itself up when the freeze ends.
+        let wait = Duration::from_secs((end.as_second() - jiff::Timestamp::now().as_second()).max(0) as u64);
+        let released = workflow_until(&fleet, "router", "runs generation 2 after the freeze", wait + DEADLINE, |s| {
+            is_phase(s, WorkflowPhase::Running, None) && s.deployed_generation == Some(2)
+        })
+        .await;
+        assert!(jiff::Timestamp::now() >= end, "released before the freeze ended: {released:?}");
+        assert!(released.frozen_until.is_none(), "{released:?}");
+        assert!(released.decisions.iter().any(|d| d.reason == "Released" && d.generation == Some(2)), "{released:?}");
+        assert!(rollout_of(&fleet, "router").await.definition.contains("generation: 2\n"));
+
+        let events: Api<k8s_openapi::api::events::v1::Event> = fleet.api();
+        let listed = events.list(&ListParams::default()).await.expect("events").items;
+        assert!(
+            listed.iter().any(|e| e.reason.as_deref() == Some("ChangeFreeze")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("router")),
+            "no ChangeFreeze event for the workflow: {:?}",
+            listed.iter().map(|e| (e.reason.clone(), e.note.clone())).collect::<Vec<_>>()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn an_image_registry_policy_scales_a_running_workflow_to_zero_and_back() {
+    with_governance("registry", |fleet, _| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_continuous("router", &[]).await;
+        fleet.workflow_status("router", "runs", |s| is_phase(s, WorkflowPhase::Running, None)).await;
+        let before = rollout_of(&fleet, "router").await;
+        assert_eq!(before.replicas, Some(1));
+
+        let policy =
+            fleet.apply_policy("registries", json!({"allowedImageRegistries": ["registry.tenantry.dev"]})).await;
+        let blocked = fleet
+            .workflow_status("router", "is blocked", |s| is_phase(s, WorkflowPhase::Blocked, Some("ImageNotAllowed")))
+            .await;
+        let message = blocked.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.message.clone());
+        assert!(
+            message.as_deref().is_some_and(|m| m.contains(&policy) && m.contains("registry.k8s.io/pause")),
+            "{message:?}"
+        );
+        let deployments = fleet.api::<Deployment>();
+        eventually("the deployment is scaled to zero", || {
+            let deployments = deployments.clone();
+            async move { (exists(&deployments, "router").await?.spec?.replicas? == 0).then_some(()) }
+        })
+        .await;
+        let stopped = rollout_of(&fleet, "router").await;
+        assert_eq!(stopped.uid, before.uid, "scaled down, not deleted and re-created");
+        assert_eq!((stopped.template, stopped.definition), (before.template.clone(), before.definition.clone()));
+
+        let policies: Api<GovernancePolicy> = Api::all(fleet.client.clone());
+        policies.delete(&policy, &DeleteParams::default()).await.expect("policy deleted");
+        fleet.workflow_status("router", "runs again", |s| is_phase(s, WorkflowPhase::Running, None)).await;
+        eventually("the deployment is scaled back up", || {
+            let deployments = deployments.clone();
+            async move { (exists(&deployments, "router").await?.spec?.replicas? == 1).then_some(()) }
+        })
+        .await;
+        assert_eq!(rollout_of(&fleet, "router").await.uid, before.uid);
     })
     .await;
 }

@@ -287,13 +287,17 @@ pub enum SubjectKind {
 /// A user, group or service account.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self.kind != 'ServiceAccount' || has(self.namespace)",
+    "message": "a ServiceAccount subject needs its namespace"
+}]))]
 pub struct Subject {
     /// Kind of subject.
     pub kind: SubjectKind,
     /// Name of the subject.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Namespace of a ServiceAccount.
+    /// Namespace of a ServiceAccount (required for one; ignored for users and groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63))]
     pub namespace: Option<String>,

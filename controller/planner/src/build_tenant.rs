@@ -1,5 +1,5 @@
 //! Builds a tenant's children (namespace, quota, limits, isolation, runner service account,
-//! branding) and its status.
+//! the RoleBindings governance grants, branding) and its status.
 
 use crate::child::{Child, ChildObject, OwnerKey};
 use crate::conditions::{Conditions, Verdict};
@@ -14,12 +14,14 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject as RbacSubject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
 use tenantry_api::conditions::{reason, BILLING};
+use tenantry_api::governance::{Subject, SubjectKind, TenantRole};
 use tenantry_api::tenant::WorkflowCounts;
 use tenantry_api::{ConditionStatus, TenantStatus, WorkflowPhase};
 
@@ -31,6 +33,20 @@ pub const QUOTA: &str = "tenantry-quota";
 pub const LIMITS: &str = "tenantry-limits";
 /// Name of the NetworkPolicy in every tenant namespace.
 pub const ISOLATION: &str = "tenantry-isolation";
+
+/// The API group of RBAC objects, and of the User and Group subjects of a binding.
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The ClusterRole (shipped by the Helm chart) that a tenantry role binds, which is also the
+/// name of the RoleBinding in each tenant namespace. The operator may bind these three and no
+/// other role (`bind` with `resourceNames` in its own ClusterRole).
+pub fn cluster_role(role: TenantRole) -> &'static str {
+    match role {
+        TenantRole::Viewer => "tenantry-viewer",
+        TenantRole::Operator => "tenantry-operator",
+        TenantRole::Approver => "tenantry-approver",
+    }
+}
 
 /// Private and link-local ranges a tenant's pods may not reach: other tenants, the cluster's
 /// own services and cloud metadata endpoints live there.
@@ -185,7 +201,38 @@ impl TenantResolution<'_> {
             }),
             ChildObject::ConfigMap(self.branding(resolved)),
         ];
-        objects.into_iter().map(|object| Child { owner: owner.clone(), object }).collect()
+        let bindings = self.role_bindings(resolved).into_iter().map(ChildObject::RoleBinding);
+        objects.into_iter().chain(bindings).map(|object| Child { owner: owner.clone(), object }).collect()
+    }
+
+    /// One RoleBinding per tenantry role that the tenant's policies grant to someone, named
+    /// and bound to the chart's ClusterRole of that role, its subjects sorted. A role no
+    /// policy grants any more has no binding, so the normal pruning removes it. A
+    /// ServiceAccount subject without a namespace names nobody and is left out (the CRD
+    /// refuses it; offline YAML may still carry one).
+    fn role_bindings(&self, resolved: &Resolved) -> Vec<RoleBinding> {
+        self.governance
+            .grants
+            .iter()
+            .filter_map(|(role, subjects)| {
+                let mut subjects: Vec<RbacSubject> = subjects.iter().filter_map(rbac_subject).collect();
+                subjects.sort_by(|a, b| (&a.kind, &a.namespace, &a.name).cmp(&(&b.kind, &b.namespace, &b.name)));
+                subjects.dedup();
+                if subjects.is_empty() {
+                    return None;
+                }
+                let name = cluster_role(*role);
+                Some(RoleBinding {
+                    metadata: self.meta(resolved, name, true),
+                    role_ref: RoleRef {
+                        api_group: RBAC_GROUP.to_string(),
+                        kind: "ClusterRole".to_string(),
+                        name: name.to_string(),
+                    },
+                    subjects: Some(subjects),
+                })
+            })
+            .collect()
     }
 
     fn namespace_object(&self, resolved: &Resolved) -> Namespace {
@@ -309,4 +356,16 @@ impl TenantResolution<'_> {
         }
         ConfigMap { metadata: self.meta(resolved, BRANDING_CONFIG_MAP, true), data: Some(data), ..ConfigMap::default() }
     }
+}
+
+/// A governance subject as an RBAC subject: users and groups in the RBAC API group, service
+/// accounts in the core group (no `apiGroup`, as the API server stores it) with their
+/// namespace.
+fn rbac_subject(subject: &Subject) -> Option<RbacSubject> {
+    let (kind, api_group, namespace) = match subject.kind {
+        SubjectKind::User => ("User", Some(RBAC_GROUP.to_string()), None),
+        SubjectKind::Group => ("Group", Some(RBAC_GROUP.to_string()), None),
+        SubjectKind::ServiceAccount => ("ServiceAccount", None, Some(subject.namespace.clone()?)),
+    };
+    Some(RbacSubject { kind: kind.to_string(), name: subject.name.clone(), api_group, namespace })
 }

@@ -5,6 +5,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::Resource;
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub enum ChildObject {
     Namespace(Namespace),
     /// The runner's identity.
     ServiceAccount(ServiceAccount),
+    /// A tenantry role granted by governance to people in the tenant namespace.
+    RoleBinding(RoleBinding),
     /// Totals the namespace may use.
     ResourceQuota(ResourceQuota),
     /// Per-container defaults and maximums.
@@ -67,6 +70,8 @@ pub enum ChildKind {
     Namespace,
     /// `v1/ServiceAccount`
     ServiceAccount,
+    /// `rbac.authorization.k8s.io/v1/RoleBinding`
+    RoleBinding,
     /// `v1/ResourceQuota`
     ResourceQuota,
     /// `v1/LimitRange`
@@ -83,9 +88,10 @@ pub enum ChildKind {
 
 impl ChildKind {
     /// Every kind, in apply order.
-    pub const ALL: [ChildKind; 8] = [
+    pub const ALL: [ChildKind; 9] = [
         ChildKind::Namespace,
         ChildKind::ServiceAccount,
+        ChildKind::RoleBinding,
         ChildKind::ResourceQuota,
         ChildKind::LimitRange,
         ChildKind::NetworkPolicy,
@@ -99,6 +105,7 @@ impl ChildKind {
         match self {
             ChildKind::Namespace => Namespace::KIND,
             ChildKind::ServiceAccount => ServiceAccount::KIND,
+            ChildKind::RoleBinding => RoleBinding::KIND,
             ChildKind::ResourceQuota => ResourceQuota::KIND,
             ChildKind::LimitRange => LimitRange::KIND,
             ChildKind::NetworkPolicy => NetworkPolicy::KIND,
@@ -115,6 +122,7 @@ impl ChildObject {
         match self {
             ChildObject::Namespace(o) => &o.metadata,
             ChildObject::ServiceAccount(o) => &o.metadata,
+            ChildObject::RoleBinding(o) => &o.metadata,
             ChildObject::ResourceQuota(o) => &o.metadata,
             ChildObject::LimitRange(o) => &o.metadata,
             ChildObject::NetworkPolicy(o) => &o.metadata,
@@ -129,6 +137,7 @@ impl ChildObject {
         match self {
             ChildObject::Namespace(_) => ChildKind::Namespace,
             ChildObject::ServiceAccount(_) => ChildKind::ServiceAccount,
+            ChildObject::RoleBinding(_) => ChildKind::RoleBinding,
             ChildObject::ResourceQuota(_) => ChildKind::ResourceQuota,
             ChildObject::LimitRange(_) => ChildKind::LimitRange,
             ChildObject::NetworkPolicy(_) => ChildKind::NetworkPolicy,

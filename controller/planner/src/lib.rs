@@ -48,6 +48,7 @@ pub mod templates;
 mod workflows;
 mod world;
 
+pub use build_tenant::cluster_role;
 pub use build_workflow::count_runs;
 pub use child::{Child, ChildKind, ChildObject, OwnerKey};
 pub use conditions::Verdict;

@@ -672,3 +672,186 @@ fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
     let emptied = workflow_status(&plan(&world, now()), "tenant-shop", "orders").clone();
     assert_eq!(emptied.runs, second.runs, "Jobs deleted by the history limits stay counted");
 }
+
+mod role_bindings {
+    use super::*;
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use tenantry_api::governance::{RoleGrant, Subject, SubjectKind, TenantRole};
+    use tenantry_api::{GovernancePolicy, GovernancePolicySpec};
+
+    fn subject(kind: SubjectKind, name: &str, namespace: Option<&str>) -> Subject {
+        Subject { kind, name: name.into(), namespace: namespace.map(str::to_string) }
+    }
+
+    fn policy(name: &str, rbac: Vec<RoleGrant>) -> GovernancePolicy {
+        GovernancePolicy::new(
+            name,
+            GovernancePolicySpec {
+                tenant_selector: Some(LabelSelector::default()),
+                partner_ref: None,
+                approvals: vec![],
+                change_freezes: vec![],
+                allowed_regions: vec![],
+                allowed_image_registries: vec![],
+                ai: None,
+                escalation: None,
+                rbac,
+                audit: None,
+            },
+        )
+    }
+
+    fn bindings(plan: &Plan) -> Vec<&RoleBinding> {
+        plan.children
+            .iter()
+            .filter_map(|c| match &c.object {
+                ChildObject::RoleBinding(binding) => Some(binding),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (kind, name, namespace, apiGroup) of each subject, in order.
+    fn subjects(binding: &RoleBinding) -> Vec<(String, String, Option<String>, Option<String>)> {
+        binding
+            .subjects
+            .iter()
+            .flatten()
+            .map(|s| (s.kind.clone(), s.name.clone(), s.namespace.clone(), s.api_group.clone()))
+            .collect()
+    }
+
+    fn rbac() -> Option<String> {
+        Some("rbac.authorization.k8s.io".into())
+    }
+
+    #[test]
+    fn no_policy_grants_no_binding() {
+        let mut world = fleet();
+        assert!(bindings(&plan(&world, now())).is_empty());
+        world.policies = vec![policy("quiet", vec![])];
+        assert!(bindings(&plan(&world, now())).is_empty());
+    }
+
+    #[test]
+    fn grants_of_two_policies_add_up_without_duplicates() {
+        let mut world = fleet();
+        world.tenants[0].metadata.uid = Some("uid-tenant".into());
+        world.policies = vec![
+            policy(
+                "b-finance",
+                vec![
+                    RoleGrant {
+                        role: TenantRole::Approver,
+                        subjects: vec![
+                            subject(SubjectKind::User, "zoe@example.com", None),
+                            subject(SubjectKind::Group, "finance-approvers", None),
+                        ],
+                    },
+                    RoleGrant {
+                        role: TenantRole::Viewer,
+                        subjects: vec![subject(SubjectKind::ServiceAccount, "dashboard", Some("monitoring"))],
+                    },
+                ],
+            ),
+            policy(
+                "a-baseline",
+                vec![RoleGrant {
+                    role: TenantRole::Approver,
+                    subjects: vec![
+                        subject(SubjectKind::Group, "finance-approvers", None),
+                        subject(SubjectKind::Group, "auditors", None),
+                    ],
+                }],
+            ),
+        ];
+        let plan = plan(&world, now());
+        let found = bindings(&plan);
+        let names: Vec<_> = found.iter().map(|b| b.metadata.name.clone().unwrap_or_default()).collect();
+        assert_eq!(names, ["tenantry-approver", "tenantry-viewer"]);
+        let approver = found[0];
+        assert_eq!(approver.metadata.namespace.as_deref(), Some("tenant-shop"));
+        assert_eq!(
+            (approver.role_ref.api_group.as_str(), approver.role_ref.kind.as_str(), approver.role_ref.name.as_str()),
+            ("rbac.authorization.k8s.io", "ClusterRole", "tenantry-approver")
+        );
+        assert_eq!(
+            subjects(approver),
+            [
+                ("Group".into(), "auditors".into(), None, rbac()),
+                ("Group".into(), "finance-approvers".into(), None, rbac()),
+                ("User".into(), "zoe@example.com".into(), None, rbac()),
+            ]
+        );
+        assert_eq!(
+            subjects(found[1]),
+            [("ServiceAccount".into(), "dashboard".into(), Some("monitoring".into()), None)]
+        );
+        // Tenant children: labelled for pruning and owned by the tenant.
+        let labels = approver.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels.get(labels::TENANT).map(String::as_str), Some("shop"));
+        assert_eq!(labels.get(labels::OWNER_KIND).map(String::as_str), Some("Tenant"));
+        let owner = approver.metadata.owner_references.clone().unwrap_or_default();
+        assert_eq!(owner.iter().map(|o| o.uid.as_str()).collect::<Vec<_>>(), ["uid-tenant"]);
+        let child = plan.children.iter().find(|c| c.object.kind() == ChildKind::RoleBinding).expect("binding");
+        assert_eq!(child.owner, OwnerKey::Tenant { name: "shop".into() });
+
+        // The same grants in another order give the same bindings, byte for byte.
+        world.policies.reverse();
+        for policy in &mut world.policies {
+            for grant in &mut policy.spec.rbac {
+                grant.subjects.reverse();
+            }
+        }
+        let again = super::plan(&world, now());
+        assert_eq!(bindings(&again), found);
+    }
+
+    #[test]
+    fn a_service_account_without_namespace_binds_nobody() {
+        let mut world = fleet();
+        world.policies = vec![policy(
+            "odd",
+            vec![
+                RoleGrant {
+                    role: TenantRole::Operator,
+                    subjects: vec![subject(SubjectKind::ServiceAccount, "deployer", None)],
+                },
+                RoleGrant { role: TenantRole::Viewer, subjects: vec![subject(SubjectKind::User, "ana", None)] },
+            ],
+        )];
+        let plan = plan(&world, now());
+        let names: Vec<_> = bindings(&plan).iter().map(|b| b.metadata.name.clone().unwrap_or_default()).collect();
+        assert_eq!(names, ["tenantry-viewer"]);
+    }
+
+    #[test]
+    fn a_binding_is_planned_after_the_runner_service_account_and_before_the_quota() {
+        let mut world = fleet();
+        world.policies = vec![policy(
+            "view",
+            vec![RoleGrant { role: TenantRole::Viewer, subjects: vec![subject(SubjectKind::Group, "g", None)] }],
+        )];
+        let plan = plan(&world, now());
+        let kinds: Vec<ChildKind> = plan.children.iter().map(|c| c.object.kind()).collect();
+        let at = |kind| kinds.iter().position(|k| *k == kind).expect("planned");
+        assert!(at(ChildKind::ServiceAccount) < at(ChildKind::RoleBinding));
+        assert!(at(ChildKind::RoleBinding) < at(ChildKind::ResourceQuota));
+    }
+
+    #[test]
+    fn a_policy_that_stops_selecting_the_tenant_takes_its_bindings_along() {
+        let mut world = fleet();
+        world.policies = vec![policy(
+            "view",
+            vec![RoleGrant { role: TenantRole::Viewer, subjects: vec![subject(SubjectKind::Group, "g", None)] }],
+        )];
+        assert_eq!(bindings(&plan(&world, now())).len(), 1);
+        world.policies[0].spec.tenant_selector = Some(LabelSelector {
+            match_labels: Some([("tenantry.dev/compliance".to_string(), "strict".to_string())].into()),
+            ..LabelSelector::default()
+        });
+        assert!(bindings(&plan(&world, now())).is_empty(), "no longer planned, so pruned");
+    }
+}

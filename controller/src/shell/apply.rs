@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
@@ -24,6 +25,7 @@ pub fn api_resource(kind: ChildKind) -> ApiResource {
     match kind {
         ChildKind::Namespace => ApiResource::erase::<Namespace>(&()),
         ChildKind::ServiceAccount => ApiResource::erase::<ServiceAccount>(&()),
+        ChildKind::RoleBinding => ApiResource::erase::<RoleBinding>(&()),
         ChildKind::ResourceQuota => ApiResource::erase::<ResourceQuota>(&()),
         ChildKind::LimitRange => ApiResource::erase::<LimitRange>(&()),
         ChildKind::NetworkPolicy => ApiResource::erase::<NetworkPolicy>(&()),

@@ -403,7 +403,7 @@ where
 }
 
 /// The managed kinds, all watched: every kind the planner plans.
-pub const WATCHED_CHILDREN: [ChildKind; 8] = ChildKind::ALL;
+pub const WATCHED_CHILDREN: [ChildKind; 9] = ChildKind::ALL;
 
 /// Seconds after which the API server ends each watch; the watcher resumes it from the last
 /// resource version (no relist). Shorter than the client's read timeout, so an idle watch is
