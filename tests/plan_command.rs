@@ -214,3 +214,89 @@ fn crds_command_prints_every_crd() {
     assert!(output.status.success());
     assert_eq!(text(&output.stdout).matches("kind: CustomResourceDefinition").count(), 7);
 }
+
+#[test]
+fn the_status_output_holds_every_objects_planned_standing() {
+    let output = tenantry(&["plan", "examples/gitops", "--at", AT, "-o", "status"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let status: serde_yaml::Value = serde_yaml::from_slice(&output.stdout).expect("YAML");
+    assert_eq!(status["kind"], "PlanStatus");
+    let objects = status["objects"].as_sequence().expect("objects");
+    let find = |kind: &str, name: &str| {
+        objects.iter().find(|o| o["kind"] == kind && o["name"] == name).unwrap_or_else(|| panic!("{kind}/{name}"))
+    };
+    let held = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Workflow"
+                && o["name"] == "tax-validation"
+                && o["namespace"] == "tenant-sierra-health-distribution"
+        })
+        .expect("sierra's tax-validation");
+    assert_eq!((held["phase"].as_str(), held["reason"].as_str()), (Some("Held"), Some("AwaitingApproval")));
+    assert_eq!(held["stalled"], true);
+    assert_eq!(find("Tenant", "dune-electronics")["reason"], "RegionNotAllowed");
+    assert_eq!(find("GovernancePolicy", "strict-finance")["ready"], "True");
+    assert_eq!(find("Approval", "tax-validation-v1-priya")["reason"], "Recorded");
+    let json = tenantry(&["plan", "examples/gitops", "--at", AT, "-o", "status-json"]);
+    let from_json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(from_json["objects"].as_array().map(Vec::len), Some(objects.len()));
+}
+
+#[test]
+fn fail_on_stalled_exits_3_listing_what_a_human_must_fix() {
+    let output = tenantry(&["plan", "examples/gitops", "--at", AT, "--fail-on", "stalled"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("plan gate: 7 object(s) stalled:"), "{stderr}");
+    for expected in [
+        "Workflow/tenant-sierra-health-distribution/tax-validation: AwaitingApproval:",
+        "Workflow/alpine-supply/price-sync: ImageNotAllowed:",
+        "Tenant/dune-electronics: RegionNotAllowed:",
+        "Workflow/tenant-harbor-home/fraud-screening: TierLacksCapability:",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected}: {stderr}");
+    }
+    assert!(!stderr.contains("Paused"), "a paused workflow is not stalled: {stderr}");
+    // The plan itself is still printed for the pipeline's log.
+    assert!(text(&output.stdout).contains("TENANT"));
+
+    let not_ready = tenantry(&["plan", "examples/gitops", "--at", AT, "--fail-on", "not-ready"]);
+    let stderr = text(&not_ready.stderr);
+    assert_eq!(not_ready.status.code(), Some(3));
+    assert!(stderr.contains("Paused") && !stderr.contains("Deploying"), "{stderr}");
+}
+
+#[test]
+fn fail_on_passes_a_repository_with_nothing_to_fix() {
+    let tier = r#"
+apiVersion: tenantry.dev/v1alpha1
+kind: ServiceTier
+metadata: {name: basic}
+spec:
+  partnerRef: acme
+  displayName: Basic
+  level: 1
+  workflowCategories: [orderToCash]
+  limits:
+    maxWorkflows: 2
+    maxConnectedSystems: 2
+    namespaceQuota: {cpu: "2", memory: 2Gi, pods: 10}
+    defaultContainer: {cpu: 100m, memory: 128Mi}
+    maxContainer: {cpu: "1", memory: 1Gi}
+  pricing: {monthlyBaseFee: 10000}
+"#;
+    let tenant = r#"
+apiVersion: tenantry.dev/v1alpha1
+kind: Tenant
+metadata: {name: shop}
+spec: {partnerRef: acme, tierRef: basic, displayName: Shop, region: eu-west-1}
+"#;
+    let dir = scratch("gate", &[("partner.yaml", PARTNER), ("tier.yaml", tier), ("tenant.yaml", tenant)]);
+    let dir_text = dir.to_string_lossy().into_owned();
+    for what in ["stalled", "not-ready"] {
+        let output = tenantry(&["plan", &dir_text, "--at", AT, "--fail-on", what]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", text(&output.stderr));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

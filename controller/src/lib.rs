@@ -53,6 +53,7 @@ pub use tenantry_planner as planner;
 
 pub mod commands;
 pub mod crdgen;
+pub mod gate;
 pub mod input;
 pub mod render;
 pub mod shell;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tenantry::commands::{self, bill, books, chart, export, revenue as income};
 use tenantry::shell::lease::LeaseSettings;
 use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
-use tenantry::{crdgen, input, planner, render};
+use tenantry::{crdgen, gate, input, planner, render};
 
 /// tenantry turns partners, service tiers, tenants and workflows into running workloads.
 #[derive(Parser)]
@@ -35,9 +35,10 @@ enum Command {
     /// Examples:
     ///   tenantry plan examples/gitops
     ///   tenantry plan examples/gitops -o yaml --at 2026-11-01T00:00:00Z | kubectl apply --dry-run=server -f -
+    ///   tenantry plan examples/gitops -o status --fail-on stalled     # a CI gate for pull requests
     ///
     /// Exit codes: 0 planned, 1 invalid input (each error names the file, document and field),
-    /// 2 usage error.
+    /// 2 usage error, 3 planned but --fail-on found objects (listed on stderr).
     #[command(verbatim_doc_comment)]
     Plan {
         /// Directory of YAML manifests (a GitOps repository or part of one).
@@ -48,6 +49,11 @@ enum Command {
         /// Output format.
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
         output: Output,
+        /// Exit 3, listing them on stderr, when objects are stalled (only a human can fix them:
+        /// held for approval, blocked by a policy or a bad spec) or, with not-ready, not Ready
+        /// for any reason but waiting for their workload to run.
+        #[arg(long, value_enum, value_name = "WHAT")]
+        fail_on: Option<FailOn>,
     },
     /// Run the operator against the cluster of the current kubeconfig or service account.
     ///
@@ -220,10 +226,25 @@ enum Output {
     Yaml,
     /// The manifests, as a v1 List.
     Json,
+    /// Every declared object's planned phase, readiness, reason and conditions, as YAML (a
+    /// `PlanStatus` document, never applied).
+    Status,
+    /// The same as JSON.
+    StatusJson,
+}
+
+/// What `--fail-on` refuses.
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    /// Objects with Stalled=True.
+    Stalled,
+    /// Objects not Ready (except those only waiting for their workload to run).
+    NotReady,
 }
 
 const EXIT_INVALID_INPUT: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_GATE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -238,7 +259,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Plan { dir, at, output } => plan(dir, at, output),
+        Command::Plan { dir, at, output, fail_on } => plan(dir, at, output, fail_on),
         Command::Run(args) => run(args),
         Command::Bill(args) => bill(args),
         Command::Revenue(args) => revenue(args),
@@ -306,7 +327,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn plan(dir: PathBuf, at: Option<String>, output: Output) -> ExitCode {
+fn plan(dir: PathBuf, at: Option<String>, output: Output, fail_on: Option<FailOn>) -> ExitCode {
     let now = match at {
         Some(text) => match text.parse::<jiff::Timestamp>() {
             Ok(now) => now,
@@ -336,6 +357,10 @@ fn plan(dir: PathBuf, at: Option<String>, output: Output) -> ExitCode {
         Output::Table => Ok(render::table(&loaded.world, &plan)),
         Output::Yaml => render::yaml(&plan).map_err(|e| e.to_string()),
         Output::Json => render::json(&plan).map_err(|e| e.to_string()),
+        Output::Status => serde_yaml::to_string(&gate::standing(&plan, now)).map_err(|e| e.to_string()),
+        Output::StatusJson => {
+            serde_json::to_string_pretty(&gate::standing(&plan, now)).map(|text| text + "\n").map_err(|e| e.to_string())
+        }
     };
     match printed {
         Ok(text) => {
@@ -343,7 +368,20 @@ fn plan(dir: PathBuf, at: Option<String>, output: Output) -> ExitCode {
             for skipped in &loaded.skipped {
                 eprintln!("note: {}: skipped {}", skipped.origin, skipped.what);
             }
-            ExitCode::SUCCESS
+            let Some(fail_on) = fail_on else { return ExitCode::SUCCESS };
+            let (what, fail_on) = match fail_on {
+                FailOn::Stalled => ("stalled", gate::FailOn::Stalled),
+                FailOn::NotReady => ("not ready", gate::FailOn::NotReady),
+            };
+            let failures = gate::failures(&gate::standing(&plan, now), fail_on);
+            if failures.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("plan gate: {} object(s) {what}:", failures.len());
+            for failure in &failures {
+                eprintln!("  {failure}");
+            }
+            ExitCode::from(EXIT_GATE)
         }
         Err(e) => {
             eprintln!("error: cannot render the plan: {e}");
