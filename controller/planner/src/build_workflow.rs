@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tenantry_api::conditions::{reason, POLICY_ADJUSTED, READY, RECONCILING, RESOURCES_CAPPED};
 use tenantry_api::tenant::ConnectedSystem;
-use tenantry_api::workflow::{ExceptionHandling, RunCounts, ScheduleTrigger, Step, Trigger};
+use tenantry_api::workflow::{DecisionKind, ExceptionHandling, RunCounts, ScheduleTrigger, Step, Trigger};
 use tenantry_api::{ConditionStatus, Workflow, WorkflowCategory, WorkflowPhase, WorkflowSpec, WorkflowStatus};
 
 /// Where the rendered definition is mounted in the runner.
@@ -93,6 +93,13 @@ impl WorkflowDecision<'_, '_> {
             readiness_of_workload(&mut conditions, workload);
         } else {
             conditions.readiness(&self.verdict);
+        }
+        if let Some(gate) =
+            self.gate.as_ref().filter(|g| g.kind == DecisionKind::Frozen && self.phase == WorkflowPhase::Held)
+        {
+            // The new generation rolls out on its own when the freeze ends: still converging
+            // (kstatus: in progress), not stalled.
+            conditions.set(RECONCILING, ConditionStatus::True, gate.reason, gate.message.clone());
         }
         let mut deployed_generation = previous.deployed_generation;
         match (&self.tenant, &self.resources, self.rollout) {

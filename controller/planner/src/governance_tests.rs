@@ -184,6 +184,8 @@ fn a_freeze_holds_a_new_generation_until_it_ends_and_the_deployed_one_keeps_runn
     assert_eq!(orders(&plan).frozen_until.as_deref(), Some("2026-11-11T00:00:00Z"));
     assert!(plan.frozen.contains(&owner()));
     assert!(!orders(&plan).conditions.iter().any(|c| c.type_ == "Stalled"), "it ends on its own");
+    let reconciling = orders(&plan).conditions.iter().find(|c| c.type_ == "Reconciling").expect("still converging");
+    assert_eq!(reconciling.reason, "ChangeFreeze");
     // The last second of the window still holds; its end does not.
     let last = plan_at(&world_with(vec![frozen.clone()], 2, Some(1)), "2026-11-10T23:59:59Z");
     assert_eq!(phase_and_reason(&last).1, "ChangeFreeze");
