@@ -27,6 +27,8 @@ pub mod reason {
     pub const VALID: &str = "Valid";
     /// Partner, tier, tenant or workflow: its name cannot be used as a label value.
     pub const INVALID_NAME: &str = "InvalidName";
+    /// Tier: its `sla` target or credit bands do not parse or are out of order.
+    pub const INVALID_SLA: &str = "InvalidSla";
     /// Tier: a container default or maximum is missing, does not parse, or is inverted.
     pub const INVALID_LIMITS: &str = "InvalidLimits";
     /// Tier, tenant or policy: `spec.partnerRef` names no partner.

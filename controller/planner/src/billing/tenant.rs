@@ -5,12 +5,13 @@ use super::history::{self, HistoryProblem, RunHistory, TierObservation, Workflow
 use super::ledger::TierPrices;
 use super::period::Period;
 use super::records::{self, ClosingRules, TenantAccount};
+use super::sla;
 use crate::model::{Index, TenantResolution, WorkflowDecision};
 use crate::world::{FinishedRun, NamespacedName, WorkloadState};
 use jiff::Timestamp;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::tenant::{MonthlyUsage, RunsCounted, TierHistoryEntry, WorkflowActivity};
+use tenantry_api::tenant::{MonthlyUsage, RunsCounted, SlaAttainment, TierHistoryEntry, Unavailability, WorkflowActivity};
 use tenantry_api::{BillingRecord, ServiceTier, WorkflowPhase};
 
 /// What billing adds to a tenant's plan.
@@ -30,6 +31,12 @@ pub struct TenantBilling {
     pub records: Vec<BillingRecord>,
     /// Why no record could be computed, naming the field at fault.
     pub problem: Option<HistoryProblem>,
+    /// `status.unavailability`, with this observation.
+    pub unavailability: Vec<Unavailability>,
+    /// The current month's attainment against the tier's target (`status.sla`).
+    pub sla: Option<SlaAttainment>,
+    /// Each measured workflow's attainment this month, by name.
+    pub workflow_sla: BTreeMap<String, SlaAttainment>,
 }
 
 /// A tier's prices as billing reads them.
@@ -43,6 +50,7 @@ pub fn prices_of(tier: &ServiceTier) -> TierPrices {
         monthly_fee_per_active_workflow: pricing.monthly_fee_per_active_workflow,
         included_runs_per_month: pricing.included_runs_per_month,
         price_per_thousand_extra_runs: pricing.price_per_thousand_extra_runs,
+        sla: tier.spec.sla.as_ref().and_then(|sla| crate::sla_terms::terms(sla).ok()),
     }
 }
 
@@ -88,6 +96,21 @@ pub fn plan(
     let current: BTreeMap<String, WorkflowFacts> =
         declared.iter().map(|(name, (_, facts))| (name.clone(), *facts)).collect();
     let (finished, runs_pending) = finished_runs(tenant, &declared, workloads);
+    let schedules = schedules_of(tenant, decisions);
+    let available: BTreeMap<String, bool> = declared
+        .keys()
+        .filter_map(|name| {
+            let state = workloads.get(&(tenant.namespace.clone(), name.clone()))?;
+            Some((name.clone(), state.available?))
+        })
+        .collect();
+    // The operator's last sign of life: the newest instant one of the tenant's records was
+    // billed up to (open records move once per refresh interval).
+    let last_seen = existing
+        .values()
+        .filter_map(|r| r.status.as_ref()?.billed_until.as_deref()?.parse::<Timestamp>().ok())
+        .max()
+        .map(|seen| (seen, rules.refresh));
     let partner = index.partners.get(&tenant.tenant.spec.partner_ref);
     let account = TenantAccount {
         tenant: &tenant.name,
@@ -101,14 +124,20 @@ pub fn plan(
         workflows: &current,
         closed_through: previous.billing_closed_through.as_deref().and_then(|p| p.parse::<Period>().ok()),
         runs_pending,
+        unavailability: &previous.unavailability,
+        schedules: &schedules,
     };
     let oldest_open = records::oldest_open_period(&account, &existing, now);
     let closed_through = records::closed_through(&account, &existing, now);
     let keep_from = oldest_open.map(|p| p.start());
     let previous_runs = RunHistory { usage: previous.usage.clone(), counted: previous.runs_counted.clone() };
-    let (workflow_activity, runs) = match &running {
-        Some(running) => (
-            history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from),
+    let (workflow_activity, runs, unavailability) = match &running {
+        Some(running) => {
+            let activity = history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from);
+            let observation = sla::Observation { available: &available, last_seen, now, keep_from };
+            let (activity, unavailability) = sla::observe(&activity, &previous.unavailability, &observation);
+            (
+            activity,
             history::observe_runs(
                 &previous_runs,
                 &finished,
@@ -117,10 +146,41 @@ pub fn plan(
                 oldest_open,
                 now,
             ),
-        ),
-        None => (previous.workflow_activity.clone(), previous_runs),
+            unavailability,
+            )
+        }
+        None => (previous.workflow_activity.clone(), previous_runs, previous.unavailability.clone()),
     };
-    let account = TenantAccount { workflow_activity: &workflow_activity, usage: &runs.usage, ..account };
+    let account = TenantAccount {
+        workflow_activity: &workflow_activity,
+        usage: &runs.usage,
+        unavailability: &unavailability,
+        ..account
+    };
+    let target = match &tenant.state {
+        Ok(resolved) => resolved.tier.spec.sla.as_ref().and_then(|sla| crate::sla_terms::terms(sla).ok()),
+        Err(_) => None,
+    }
+    .map(|terms| terms.target_pcm);
+    let period = Period::containing(now);
+    let history = sla::SlaHistory {
+        activity: &workflow_activity,
+        unavailability: &unavailability,
+        usage: &runs.usage,
+        schedules: &schedules,
+    };
+    // A run due in the last grace period may still be running: it is expected once that passed.
+    let figures = sla::figures(&history, period, now, now - rules.grace);
+    let workflow_sla: BTreeMap<String, SlaAttainment> =
+        figures.iter().map(|(name, figure)| (name.clone(), figure.status(period, target, None))).collect();
+    let tenant_sla = match sla::lowest(&figures) {
+        Some((workflow, figure)) => Some(figure.status(period, target, Some(workflow))),
+        None => target.map(|target_pcm| SlaAttainment {
+            period: period.to_string(),
+            target_pcm: Some(target_pcm),
+            ..SlaAttainment::default()
+        }),
+    };
     let prices = |name: &str| index.tiers.get(name).map(|tier| prices_of(tier));
     let (records, problem) = match partner {
         None => (Vec::new(), None),
@@ -137,7 +197,28 @@ pub fn plan(
         closed_through: closed_through.map(|p| p.to_string()),
         records,
         problem,
+        unavailability,
+        sla: tenant_sla,
+        workflow_sla,
     }
+}
+
+/// Each declared scheduled workflow's cron expression and time zone.
+fn schedules_of(
+    tenant: &TenantResolution<'_>,
+    decisions: &BTreeMap<NamespacedName, WorkflowDecision<'_, '_>>,
+) -> BTreeMap<String, sla::Schedule> {
+    if !tenant.owns_namespace {
+        return BTreeMap::new();
+    }
+    decisions
+        .range((tenant.namespace.clone(), String::new())..)
+        .take_while(|((namespace, _), _)| namespace == &tenant.namespace)
+        .filter_map(|((_, name), decision)| {
+            let schedule = decision.workflow.spec.trigger.schedule.as_ref()?;
+            Some((name.clone(), (schedule.cron.clone(), schedule.time_zone.clone())))
+        })
+        .collect()
 }
 
 /// The workflows of the tenant's namespace, with their phase and what billing keeps of them.
@@ -532,6 +613,8 @@ mod tests {
             workflows: &workflows,
             closed_through: None,
             runs_pending: false,
+            unavailability: &[],
+            schedules: &BTreeMap::new(),
         };
         let name = crate::billing::records::record_name_for(&account, "2026-11".parse().unwrap(), &existing);
         assert_eq!(name, "shop-2026-11-3");
