@@ -307,6 +307,39 @@ mod tests {
     }
 
     #[test]
+    fn a_credit_is_its_share_of_the_platform_lines_rounded_once_half_away_from_zero() {
+        let period: Period = "2026-11".parse().unwrap();
+        let credited = |base: i64, percent: i64, discount: i64| {
+            let usage = Usage {
+                stints: vec![TierStint { span: period.span(), prices: tier("gold", base, 0) }],
+                discount_percent: discount,
+                credit: Some(Credit { percent, below_pcm: 99_000, attainment_pcm: 98_765 }),
+                ..Usage::default()
+            };
+            let bill = bill(period, &usage);
+            assert_eq!(bill.total, bill.lines.iter().map(|l| l.amount).sum::<i64>());
+            bill.lines.last().map(|l| (l.layer, l.amount, l.quantity_milli, l.unit_price)).unwrap()
+        };
+        // JPY (0 decimals): 10 % of ¥15 is ¥1.5, credited as ¥2.
+        assert_eq!(credited(15, 10, 0), (BillingLayer::SlaCredit, -2, 100, -15));
+        // EUR (2 decimals): 25 % of 100.02 is 25.005, credited as 25.01.
+        assert_eq!(credited(10_002, 25, 0), (BillingLayer::SlaCredit, -2_501, 250, -10_002));
+        // KWD (3 decimals): 25 % of 12.345 is 3.08625, credited as 3.086.
+        assert_eq!(credited(12_345, 25, 0), (BillingLayer::SlaCredit, -3_086, 250, -12_345));
+        // After a discount, on the platform line as charged.
+        let usage = Usage {
+            stints: vec![TierStint { span: period.span(), prices: tier("gold", 10_000, 0) }],
+            discount_percent: 20,
+            credit: Some(Credit { percent: 10, below_pcm: 99_500, attainment_pcm: 99_400 }),
+            ..Usage::default()
+        };
+        assert_eq!(
+            amounts(&bill(period, &usage)),
+            vec![(BillingLayer::Platform, 10_000), (BillingLayer::Discount, -2_000), (BillingLayer::SlaCredit, -1_000)]
+        );
+    }
+
+    #[test]
     fn a_whole_month_on_one_tier_is_the_list_price() {
         let period: Period = "2026-02".parse().unwrap();
         let usage = Usage {

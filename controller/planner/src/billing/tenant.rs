@@ -637,4 +637,181 @@ mod tests {
         };
         assert_eq!(closed(&often), closed(&rarely));
     }
+
+    /// `fleet` with an SLA on basic: 99.9 %, credits of 10 % below 99.5 % and 25 % below 99 %.
+    /// Open records refresh every 40 days, so the days between these tests' observations
+    /// are not a silence of the operator (see `time_the_operator_did_not_watch_counts_neither_way`).
+    fn with_sla(mut world: World) -> World {
+        world.billing.refresh = jiff::SignedDuration::from_hours(40 * 24);
+        world.tiers[0].spec.sla = Some(tenantry_api::tier::TierSla {
+            availability_target: "99.9".into(),
+            exception_response_minutes: 60,
+            reporting_cadence: None,
+            credit_bands: vec![
+                tenantry_api::tier::CreditBand { below_percent: "99.5".into(), credit_percent: 10 },
+                tenantry_api::tier::CreditBand { below_percent: "99".into(), credit_percent: 25 },
+            ],
+        });
+        world
+    }
+
+    /// The cluster shows `orders`'s Deployment available or not.
+    fn deployment(world: &mut World, available: bool) {
+        world.workloads.insert(
+            ("tenant-shop".into(), "orders".into()),
+            crate::WorkloadState { running: available, available: Some(available), ..Default::default() },
+        );
+    }
+
+    fn sla_of(world: &World) -> tenantry_api::tenant::SlaAttainment {
+        world.tenants[0].status.as_ref().unwrap().sla.clone().unwrap()
+    }
+
+    fn breached(world: &World) -> Option<String> {
+        let status = world.tenants[0].status.as_ref().unwrap();
+        status.conditions.iter().find(|c| c.type_ == "SLABreached").map(|c| format!("{:?}", c.status))
+    }
+
+    /// November: the workflow rolls out for ten minutes (not counted), runs, is unavailable
+    /// 03:00-10:12 on the 10th (7.2 hours, 1 % of 30 days), and is paused on the 20th for 5
+    /// days (not counted either way), during which its Deployment is scaled to zero.
+    fn an_unavailable_november(world: &mut World, observations: &[&str]) {
+        observe(world, "2026-11-01T00:00:00Z");
+        deployment(world, false);
+        observe(world, "2026-11-01T00:05:00Z");
+        deployment(world, true);
+        observe(world, "2026-11-01T00:10:00Z");
+        for now in observations.iter().filter(|t| **t < "2026-11-10T03:00:00Z") {
+            observe(world, now);
+        }
+        deployment(world, false);
+        observe(world, "2026-11-10T03:00:00Z");
+        for now in observations.iter().filter(|t| **t > "2026-11-10T03:00:00Z" && **t < "2026-11-10T10:12:00Z") {
+            observe(world, now);
+        }
+        deployment(world, true);
+        observe(world, "2026-11-10T10:12:00Z");
+        world.workflows[0].spec.paused = true;
+        observe(world, "2026-11-20T00:00:00Z");
+        deployment(world, false);
+        observe(world, "2026-11-20T00:00:10Z");
+        world.workflows[0].spec.paused = false;
+        observe(world, "2026-11-25T00:00:00Z");
+        deployment(world, true);
+        observe(world, "2026-11-25T00:01:00Z");
+    }
+
+    #[test]
+    fn availability_counts_the_active_time_after_rollout_and_a_closed_breach_earns_its_credit() {
+        let mut world = with_sla(fixtures::fleet());
+        an_unavailable_november(&mut world, &[]);
+        observe(&mut world, "2026-11-26T00:01:00Z");
+        // Should have run: from 00:10 on the 1st to the 20th, and from 00:01 on the 25th to now
+        // (the rollouts after a start are not counted): 19 days less 10 minutes, and a day.
+        let sla = sla_of(&world);
+        let expected = 20 * 86_400 - 600;
+        assert_eq!((sla.expected, sla.achieved), (expected, expected - 25_920));
+        assert_eq!(sla.attainment_pcm, Some(98_499), "98.4995 %, rounded down");
+        assert!(sla.breached);
+        assert_eq!(breached(&world).as_deref(), Some("True"));
+        assert_eq!(sla.workflow.as_deref(), Some("orders"));
+        let plan = crate::plan(&world, at("2026-11-26T00:02:00Z"));
+        let workflow = &plan.workflows[&("tenant-shop".to_string(), "orders".to_string())];
+        assert_eq!(workflow.sla.as_ref().and_then(|s| s.attainment_pcm), Some(98_499));
+        assert!(workflow.conditions.iter().any(|c| c.type_ == "SLABreached" && c.reason == "BelowTarget"));
+        // The open record carries no credit; the closed one does: the month ends at
+        // (25,920 down of 2,505,000 − ...): below 99 %, 25 % of the platform fee (100.00).
+        assert!(!amounts(&world, "shop-2026-11").iter().any(|(layer, _)| *layer == BillingLayer::SlaCredit));
+        observe(&mut world, "2026-12-01T01:00:00Z");
+        let november = record(&world, "shop-2026-11").clone();
+        assert_eq!(november.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Closed));
+        let lines = amounts(&world, "shop-2026-11");
+        assert_eq!(lines[0], (BillingLayer::Platform, 10_000));
+        assert_eq!(lines.last(), Some(&(BillingLayer::SlaCredit, -2_500)));
+        assert_eq!(november.spec.total, lines.iter().map(|(_, a)| a).sum::<i64>());
+        // December starts clean: nothing measured, no breach.
+        observe(&mut world, "2026-12-01T02:00:00Z");
+        assert_eq!(sla_of(&world).period, "2026-12");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert!(status.unavailability.is_empty(), "November is closed: its spans are dropped");
+        assert_eq!(record(&world, "shop-2026-11"), &november, "a closed record is never rewritten");
+        let revenue =
+            crate::billing::revenue::revenue(&world.billing_records, "acme", None, "2026-11".parse().unwrap(), 1);
+        assert_eq!(revenue[0].credits, -2_500);
+    }
+
+    #[test]
+    fn observing_often_or_only_at_each_change_gives_the_same_figures_and_the_same_credit() {
+        let mut often = with_sla(fixtures::fleet());
+        let mut rarely = with_sla(fixtures::fleet());
+        let hourly: Vec<String> = (0..24 * 9).map(|h| format!("2026-11-{:02}T{:02}:30:00Z", 1 + h / 24, h % 24)).collect();
+        let hourly: Vec<&str> = hourly.iter().map(String::as_str).filter(|t| *t > "2026-11-01T00:10:00Z").collect();
+        an_unavailable_november(&mut often, &hourly);
+        an_unavailable_november(&mut rarely, &[]);
+        for world in [&mut often, &mut rarely] {
+            observe(world, "2026-12-01T01:00:00Z");
+        }
+        assert_eq!(record(&often, "shop-2026-11"), record(&rarely, "shop-2026-11"));
+    }
+
+    #[test]
+    fn time_the_operator_did_not_watch_counts_neither_way() {
+        // Hourly refresh: the open record moves each hour, the operator's sign of life.
+        let mut world = with_sla(fixtures::fleet());
+        world.billing.refresh = jiff::SignedDuration::from_hours(1);
+        deployment(&mut world, true);
+        for now in ["2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z", "2026-11-01T02:00:00Z"] {
+            observe(&mut world, now);
+        }
+        // Down from 02:00 on the 1st to the 4th: the Deployment looks available when it returns,
+        // but nobody saw it in between.
+        observe(&mut world, "2026-11-04T00:00:00Z");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert_eq!(status.unavailability.len(), 1);
+        let gap = &status.unavailability[0];
+        assert_eq!(gap.cause, tenantry_api::tenant::UnavailabilityCause::Unobserved);
+        assert_eq!(
+            (gap.since.as_str(), gap.until.as_deref()),
+            ("2026-11-01T03:00:00Z", Some("2026-11-04T00:00:00Z")),
+            "from an interval after its last sign of life"
+        );
+        let sla = sla_of(&world);
+        assert_eq!((sla.expected, sla.achieved), (3 * 3_600, 3 * 3_600));
+        // Observed unavailable from then on: counted.
+        deployment(&mut world, false);
+        observe(&mut world, "2026-11-04T00:30:00Z");
+        observe(&mut world, "2026-11-04T01:00:00Z");
+        let sla = sla_of(&world);
+        assert_eq!((sla.expected, sla.achieved), (4 * 3_600, 3 * 3_600 + 1_800));
+        assert_eq!(breached(&world).as_deref(), Some("True"));
+        deployment(&mut world, true);
+        observe(&mut world, "2026-11-04T01:00:00Z");
+        assert!(sla.breached, "still below over the month so far");
+    }
+
+    #[test]
+    fn a_schedule_attains_its_succeeded_runs_over_the_runs_it_should_have_started() {
+        let mut world = with_sla(scheduled_fleet());
+        // Every ten minutes; 999 of the first 1,000 runs succeed.
+        let mut all = runs_between("2026-11-01T00:00:00Z", "2026-11-07T22:40:00Z", 10);
+        all[500].succeeded = false;
+        jobs_until(&mut world, "2026-11-01T00:00:00Z", &all);
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        jobs_until(&mut world, "2026-11-07T23:40:00Z", &all);
+        observe(&mut world, "2026-11-07T23:40:00Z");
+        // Due by 22:40 (an hour's grace for the runs in flight): 1,000 runs from 00:00 on the 1st.
+        let sla = sla_of(&world);
+        assert_eq!((sla.measure.as_deref(), sla.achieved, sla.expected), (Some("runs"), 999, 1_000));
+        assert_eq!(sla.attainment_pcm, Some(99_900));
+        assert!(!sla.breached, "99.9 % meets 99.9 %");
+        // Paused for a day: the runs it should not have started are not expected.
+        world.workflows[0].spec.paused = true;
+        observe(&mut world, "2026-11-08T00:00:00Z");
+        world.workflows[0].spec.paused = false;
+        observe(&mut world, "2026-11-09T00:00:00Z");
+        let sla = sla_of(&world);
+        assert_eq!(sla.expected, 7 * 144, "the 1st to the 7th; the 8th paused; the 9th's first run not due yet");
+        assert!(sla.breached, "no new run succeeded: {sla:?}");
+    }
+
 }
