@@ -122,10 +122,8 @@ pub fn occurrences(
             for hour in (0..24u32).filter(|h| schedule.hours & (1 << h) != 0) {
                 for minute in (0..60u32).filter(|m| schedule.minutes & (1u64 << m) != 0) {
                     let time = jiff::civil::time(hour as i8, minute as i8, 0, 0);
-                    let instant = zone
-                        .to_ambiguous_timestamp(day.to_datetime(time))
-                        .compatible()
-                        .map_err(|e| e.to_string())?;
+                    let instant =
+                        zone.to_ambiguous_timestamp(day.to_datetime(time)).compatible().map_err(|e| e.to_string())?;
                     if from <= instant && instant < to {
                         out.push(instant);
                     }
@@ -209,7 +207,9 @@ fn bits(field: &str, min: u32, max: u32, names: &[&str], name_base: u32) -> Resu
             (min, max)
         } else {
             match range.split_once('-') {
-                Some((low, high)) => (value(low, min, max, names, name_base)?, value(high, min, max, names, name_base)?),
+                Some((low, high)) => {
+                    (value(low, min, max, names, name_base)?, value(high, min, max, names, name_base)?)
+                }
                 // `5/15` runs from 5 to the end of the range.
                 None if step > 1 || part.contains('/') => (value(range, min, max, names, name_base)?, max),
                 None => {
@@ -303,9 +303,11 @@ mod occurrence_tests {
         assert_eq!(count("0 * * * *", zone, "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"), 24, "02:00 once");
         // A UTC month holds the runs of its UTC instants: midnight in Tokyo is 15:00 UTC the day
         // before, so November (UTC) holds Tokyo's 1 December run and not its 1 November one.
-        let tokyo = occurrences("0 0 1 * *", Some("Asia/Tokyo"), at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"));
+        let tokyo =
+            occurrences("0 0 1 * *", Some("Asia/Tokyo"), at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"));
         assert_eq!(tokyo.unwrap(), [at("2026-11-30T15:00:00Z")]);
         assert_eq!(count("0 0 1 * *", Some("Asia/Tokyo"), "2026-10-31T15:00:00Z", "2026-11-01T00:00:00Z"), 1);
-        assert!(occurrences("0 * * * *", Some("Mars/Olympus"), at("2026-01-01T00:00:00Z"), at("2026-01-02T00:00:00Z")).is_err());
+        assert!(occurrences("0 * * * *", Some("Mars/Olympus"), at("2026-01-01T00:00:00Z"), at("2026-01-02T00:00:00Z"))
+            .is_err());
     }
 }

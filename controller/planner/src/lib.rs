@@ -43,8 +43,8 @@ mod model;
 pub mod policy;
 pub mod quantity;
 mod resolve;
-pub mod slice;
 pub mod sla_terms;
+pub mod slice;
 pub mod templates;
 mod workflows;
 mod world;
@@ -104,7 +104,8 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
         if scope == Scope::Everything {
             tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);
         }
-        workflow_sla.extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
+        workflow_sla
+            .extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
     }
     for (key, decision) in &workflow_decisions {
         decision.plan_into(world.workloads.get(key), instant, &mut plan);

@@ -81,8 +81,8 @@ pub fn credit_for(terms: &SlaTerms, achieved: i64, expected: i64) -> Option<(i64
     terms
         .credit_bands
         .iter()
-        .filter(|(below, _)| below_pcm(achieved, expected, *below))
-        .last()
+        .rev()
+        .find(|(below, _)| below_pcm(achieved, expected, *below))
         .map(|(below, credit)| (*credit, *below))
 }
 

@@ -182,8 +182,11 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
         let figures = [("attainment", sla.attainment_pcm), ("target", sla.target_pcm)];
         for (figure, value) in figures {
             if let Some(value) = value {
-                let labels =
-                    SlaLabels { partner: tenant.spec.partner_ref.clone(), tenant: tenant.name_any(), figure: figure.into() };
+                let labels = SlaLabels {
+                    partner: tenant.spec.partner_ref.clone(),
+                    tenant: tenant.name_any(),
+                    figure: figure.into(),
+                };
                 metrics.sla.get_or_create(&labels).set(value);
             }
         }

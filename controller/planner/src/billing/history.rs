@@ -155,7 +155,8 @@ pub fn observe_runs(
 ) -> RunHistory {
     // Per month: runs, and each workflow's newest run with its succeeded runs (`None`: not
     // known, in history written before they were kept).
-    let mut months: BTreeMap<Period, (i64, BTreeMap<String, (Timestamp, Option<i64>)>)> = BTreeMap::new();
+    type Newest = BTreeMap<String, (Timestamp, Option<i64>)>;
+    let mut months: BTreeMap<Period, (i64, Newest)> = BTreeMap::new();
     let mut unreadable: Vec<MonthlyUsage> = Vec::new();
     for entry in &previous.usage {
         let Ok(period) = entry.period.parse::<Period>() else {

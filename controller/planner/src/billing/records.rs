@@ -646,8 +646,11 @@ mod tests {
             // Stopped before the instant: not deployed.
             WorkflowActivity { until: Some("2026-11-10T00:00:00Z".into()), ..scheduled("gone") },
         ];
-        let last =
-            |workflow: &str, at: &str| tenantry_api::tenant::LastRun { workflow: workflow.into(), at: at.into(), succeeded: None };
+        let last = |workflow: &str, at: &str| tenantry_api::tenant::LastRun {
+            workflow: workflow.into(),
+            at: at.into(),
+            succeeded: None,
+        };
         let usage = [
             MonthlyUsage {
                 period: "2026-10".into(),

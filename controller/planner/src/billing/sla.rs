@@ -61,10 +61,8 @@ pub fn observe(
     let mut spans: Vec<Unavailability> = unavailability.to_vec();
     // A silence longer than allowed: nobody observed from one interval after the last sign of
     // life until now.
-    let silence = observation
-        .last_seen
-        .filter(|(seen, every)| now > *seen + *every + *every)
-        .map(|(seen, every)| seen + every);
+    let silence =
+        observation.last_seen.filter(|(seen, every)| now > *seen + *every + *every).map(|(seen, every)| seen + every);
     for (workflow, since) in &measured {
         let Some(observed) = observation.available.get(workflow) else { continue };
         if let Some(gap_start) = silence.map(|start| start.max(*since)).filter(|start| *start < now) {

@@ -11,7 +11,9 @@ use crate::world::{FinishedRun, NamespacedName, WorkloadState};
 use jiff::Timestamp;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::tenant::{MonthlyUsage, RunsCounted, SlaAttainment, TierHistoryEntry, Unavailability, WorkflowActivity};
+use tenantry_api::tenant::{
+    MonthlyUsage, RunsCounted, SlaAttainment, TierHistoryEntry, Unavailability, WorkflowActivity,
+};
 use tenantry_api::{BillingRecord, ServiceTier, WorkflowPhase};
 
 /// What billing adds to a tenant's plan.
@@ -137,16 +139,16 @@ pub fn plan(
             let observation = sla::Observation { available: &available, last_seen, now, keep_from };
             let (activity, unavailability) = sla::observe(&activity, &previous.unavailability, &observation);
             (
-            activity,
-            history::observe_runs(
-                &previous_runs,
-                &finished,
-                &declared.keys().cloned().collect(),
-                &rules,
-                oldest_open,
-                now,
-            ),
-            unavailability,
+                activity,
+                history::observe_runs(
+                    &previous_runs,
+                    &finished,
+                    &declared.keys().cloned().collect(),
+                    &rules,
+                    oldest_open,
+                    now,
+                ),
+                unavailability,
             )
         }
         None => (previous.workflow_activity.clone(), previous_runs, previous.unavailability.clone()),
@@ -744,7 +746,8 @@ mod tests {
     fn observing_often_or_only_at_each_change_gives_the_same_figures_and_the_same_credit() {
         let mut often = with_sla(fixtures::fleet());
         let mut rarely = with_sla(fixtures::fleet());
-        let hourly: Vec<String> = (0..24 * 9).map(|h| format!("2026-11-{:02}T{:02}:30:00Z", 1 + h / 24, h % 24)).collect();
+        let hourly: Vec<String> =
+            (0..24 * 9).map(|h| format!("2026-11-{:02}T{:02}:30:00Z", 1 + h / 24, h % 24)).collect();
         let hourly: Vec<&str> = hourly.iter().map(String::as_str).filter(|t| *t > "2026-11-01T00:10:00Z").collect();
         an_unavailable_november(&mut often, &hourly);
         an_unavailable_november(&mut rarely, &[]);
@@ -813,5 +816,4 @@ mod tests {
         assert_eq!(sla.expected, 7 * 144, "the 1st to the 7th; the 8th paused; the 9th's first run not due yet");
         assert!(sla.breached, "no new run succeeded: {sla:?}");
     }
-
 }
