@@ -1938,3 +1938,88 @@ async fn an_image_registry_policy_scales_a_running_workflow_to_zero_and_back() {
     })
     .await;
 }
+
+/// The Done-when of SLA attainment (docs/sla.md): a continuous workflow whose Deployment is
+/// scaled away for part of the month falls below its tier's 99.5 % target, the tenant and the
+/// workflow get `SLABreached`, and the previous month, whose history (backdated as the billing
+/// tests do) carries half a day without an available replica, closes with its service credit.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn a_deployment_scaled_away_breaches_the_sla_and_the_closed_month_carries_the_credit() {
+    with_fleet("sla", Tier::Basic, |fleet, _| async move {
+        use tenantry::planner::billing::Period;
+        let tiers: Api<ServiceTier> = Api::all(fleet.client.clone());
+        let sla = json!({"spec": {"sla": {"availabilityTarget": "99.5", "exceptionResponseMinutes": 60,
+            "creditBands": [{"belowPercent": "99.5", "creditPercent": 10}, {"belowPercent": "99", "creditPercent": 25}]}}});
+        tiers.patch(&fleet.basic, &PatchParams::default(), &Patch::Merge(&sla)).await.expect("the tier's SLA");
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        let status_of = |tenants: Api<Tenant>, name: String| async move { tenants.get(&name).await.ok()?.status };
+        eventually("the router's Deployment is observed available", || {
+            let fut = status_of(tenants.clone(), fleet.tenant.clone());
+            async move {
+                let status = fut.await?;
+                status.workflow_activity.iter().any(|a| a.workflow == "router" && a.available_since.is_some()).then_some(())
+            }
+        })
+        .await;
+
+        // Scaled away, again and again for a few seconds (the operator scales it back each time).
+        let deployments = fleet.api::<Deployment>();
+        let away = json!({"spec": {"replicas": 0}});
+        let until = std::time::Instant::now() + Duration::from_secs(8);
+        while std::time::Instant::now() < until {
+            let _ = deployments.patch("router", &PatchParams::default(), &Patch::Merge(&away)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let status = eventually("the tenant's attainment falls below its target", || {
+            let fut = status_of(tenants.clone(), fleet.tenant.clone());
+            async move {
+                let status = fut.await?;
+                let breached = status.conditions.iter().any(|c| c.type_ == "SLABreached" && c.status == tenantry::api::ConditionStatus::True);
+                (status.sla.as_ref()?.breached && breached).then_some(status)
+            }
+        })
+        .await;
+        let sla = status.sla.clone().expect("status.sla");
+        assert_eq!((sla.target_pcm, sla.workflow.as_deref(), sla.measure.as_deref()), (Some(99_500), Some("router"), Some("availability")));
+        assert!(sla.attainment_pcm.unwrap_or(100_000) < 99_500, "{sla:?}");
+        assert!(status.unavailability.iter().any(|u| u.workflow == "router"), "{:?}", status.unavailability);
+        let workflow = fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        let workflow_sla = workflow.status.as_ref().and_then(|s| s.sla.clone()).expect("the workflow's figure");
+        assert!(workflow_sla.breached, "{workflow_sla:?}");
+
+        // Last month: on basic from its 2nd day, the router available from then, and
+        // unavailable for twelve hours on the 10th: 98.1 %, below 99 %: 25 % of the base fee.
+        let last = Period::containing(jiff::Timestamp::now()).previous();
+        let at = |hours: i64| tenantry::planner::format_time(last.start() + jiff::SignedDuration::from_hours(hours));
+        let mut activity = serde_json::to_value(&status.workflow_activity).expect("json");
+        activity.as_array_mut().expect("a list").insert(
+            0,
+            json!({"workflow": "router", "since": at(24), "until": tenantry::planner::format_time(last.end()),
+                   "availableSince": at(24), "scheduled": false}),
+        );
+        let mut unavailability = serde_json::to_value(&status.unavailability).expect("json");
+        unavailability.as_array_mut().expect("a list").insert(
+            0,
+            json!({"workflow": "router", "cause": "Unavailable", "since": at(9 * 24), "until": at(9 * 24 + 12)}),
+        );
+        let history = json!({
+            "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": fleet.tenant},
+            "status": {"tierHistory": [{"tier": fleet.basic, "level": 1, "since": at(24)}],
+                       "workflowActivity": activity, "unavailability": unavailability}
+        });
+        tenants.patch_status(&fleet.tenant, &apply_params(), &Patch::Apply(&history)).await.expect("history seeded");
+        let closed = record_in_phase(&fleet.client, &format!("{}-{last}", fleet.tenant), BillingPhase::Closed).await;
+        let amount = |layer| closed.spec.line_items.iter().find(|l| l.layer == layer).map(|l| l.amount);
+        use tenantry::api::billing::BillingLayer;
+        let platform = amount(BillingLayer::Platform).expect("a platform line");
+        let expected_platform = (1000 * (last.seconds() - 86_400) * 2 + last.seconds()) / (2 * last.seconds());
+        assert_eq!(platform, expected_platform, "{closed:?}");
+        assert_eq!(amount(BillingLayer::SlaCredit), Some(-((platform * 25 + 50) / 100)), "{closed:?}");
+        assert_eq!(closed.spec.total, closed.spec.line_items.iter().map(|l| l.amount).sum::<i64>());
+    })
+    .await;
+}

@@ -150,6 +150,9 @@ pub enum BillingLayer {
     Usage,
     /// The contract's discount, as a negative amount.
     Discount,
+    /// A service credit for a month that ended below the tier's availability target, as a
+    /// negative amount (docs/sla.md).
+    SlaCredit,
 }
 
 /// One charge on a bill.

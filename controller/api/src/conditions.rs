@@ -14,6 +14,9 @@ pub const RESOURCES_CAPPED: &str = "ResourcesCapped";
 /// Set to `True` on a workflow whose AI settings a policy tightened (its human-review
 /// threshold raised to the policy's).
 pub const POLICY_ADJUSTED: &str = "PolicyAdjusted";
+/// Set to `True` on a tenant (and on the workflow that causes it) while the current month's
+/// service-level attainment is below its tier's target.
+pub const SLA_BREACHED: &str = "SLABreached";
 /// Set to `False` on a tenant whose bills cannot be computed (its history names the problem).
 pub const BILLING: &str = "Billing";
 
@@ -24,6 +27,8 @@ pub mod reason {
     pub const VALID: &str = "Valid";
     /// Partner, tier, tenant or workflow: its name cannot be used as a label value.
     pub const INVALID_NAME: &str = "InvalidName";
+    /// Tier: its `sla` target or credit bands do not parse or are out of order.
+    pub const INVALID_SLA: &str = "InvalidSla";
     /// Tier: a container default or maximum is missing, does not parse, or is inverted.
     pub const INVALID_LIMITS: &str = "InvalidLimits";
     /// Tier, tenant or policy: `spec.partnerRef` names no partner.
@@ -50,6 +55,10 @@ pub mod reason {
     pub const TIER_INVALID: &str = "TierInvalid";
     /// Tenant: its billing history in the status cannot be read or priced.
     pub const INVALID_HISTORY: &str = "InvalidHistory";
+    /// Tenant or workflow (`SLABreached=True`): the month's attainment is below the target.
+    pub const BELOW_TARGET: &str = "BelowTarget";
+    /// Tenant or workflow (`SLABreached=False`): the month's attainment meets the target.
+    pub const WITHIN_TARGET: &str = "WithinTarget";
     /// BillingRecord: the month is running; the record is updated as it goes.
     pub const OPEN: &str = "Open";
     /// BillingRecord: the month is billed and final.

@@ -171,6 +171,10 @@ pub struct PartnerRevenue {
     pub grr_basis_points: Option<i64>,
     /// What this month's records bill so far.
     pub billed: i64,
+    /// The service credits (`slaCredit` lines, negative) among what this month's records
+    /// bill; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<i64>,
     /// Median seconds from a tenant's creation to its first ready workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_value_median_seconds: Option<i64>,

@@ -168,6 +168,76 @@ pub struct WorkflowActivity {
     /// continuously or on events. Absent in older history: the workflow's current trigger counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<bool>,
+    /// When the operator first observed its Deployment available during the span (RFC 3339,
+    /// UTC): its availability is measured from then (the rollout before it is not counted;
+    /// docs/sla.md). Absent for scheduled workflows and until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub available_since: Option<String>,
+}
+
+/// Why a stretch of a workflow's active time is in `status.unavailability`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum UnavailabilityCause {
+    /// Its Deployment was observed without an available replica.
+    Unavailable,
+    /// The operator observed nothing (it was not running): excluded from the measure.
+    Unobserved,
+}
+
+/// A stretch of time a continuous or event workflow was active but its Deployment was not
+/// observed available: the source of its availability (docs/sla.md).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Unavailability {
+    /// Name of the workflow, in the tenant namespace.
+    #[schemars(length(max = 253))]
+    pub workflow: String,
+    /// `Unavailable` (counted against it) or `Unobserved` (counted neither way).
+    pub cause: UnavailabilityCause,
+    /// When it began (RFC 3339, UTC).
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub since: String,
+    /// When it ended; absent while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), extend("format" = "date-time"))]
+    pub until: Option<String>,
+}
+
+/// Service-level attainment of the current month (docs/sla.md). Percentages are integers in
+/// pcm, thousandths of a percent: 100,000 is 100 %, 99,950 is 99.95 %.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaAttainment {
+    /// The month (`2026-11`), UTC.
+    #[schemars(length(max = 7), regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub period: String,
+    /// The tier's `sla.availabilityTarget`, in pcm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_pcm: Option<i64>,
+    /// The month's attainment so far, in pcm, rounded down: for a tenant its lowest
+    /// workflow's; absent while nothing has been measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attainment_pcm: Option<i64>,
+    /// What was measured: `availability` (a Deployment's available seconds over the seconds
+    /// it should have run) or `runs` (a schedule's succeeded runs over its expected runs);
+    /// for a tenant, that of its lowest workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub measure: Option<String>,
+    /// The numerator: available seconds or succeeded runs (capped at those expected).
+    #[serde(default)]
+    pub achieved: i64,
+    /// The denominator: seconds it should have run or runs expected.
+    #[serde(default)]
+    pub expected: i64,
+    /// For a tenant: the workflow with the lowest attainment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub workflow: Option<String>,
+    /// Whether the attainment is below the target.
+    #[serde(default)]
+    pub breached: bool,
 }
 
 /// The runs of the tenant's scheduled workflows attributed to one month: what its usage line
@@ -198,6 +268,11 @@ pub struct LastRun {
     /// When its newest run in the month was scheduled (RFC 3339, UTC).
     #[schemars(length(max = 64), extend("format" = "date-time"))]
     pub at: String,
+    /// How many of its runs attributed to the month succeeded: what its run attainment
+    /// counts (docs/sla.md). Absent in history written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub succeeded: Option<i64>,
 }
 
 /// How far the tenant's usage has counted one workflow's runs: a finished Job scheduled
@@ -265,6 +340,15 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 7), regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
     pub billing_closed_through: Option<String>,
+    /// Stretches of its continuous and event workflows' active time without an available
+    /// Deployment, or not observed, for the months whose bills are not closed yet: the
+    /// source of availability (docs/sla.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4096))]
+    pub unavailability: Vec<Unavailability>,
+    /// The current month's service-level attainment against the tier's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaAttainment>,
     /// Workflows by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<WorkflowCounts>,

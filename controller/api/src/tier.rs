@@ -159,6 +159,26 @@ pub struct TierSla {
     /// How often the partner reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reporting_cadence: Option<ReportingCadence>,
+    /// Service credits for a month that ends below the target: each band's `creditPercent`
+    /// of the month's platform fee when the tenant's attainment ends below its
+    /// `belowPercent`; the worst band reached applies. Bands run from the highest threshold
+    /// down, each lower than the one before and with a larger credit (docs/sla.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["belowPercent"]))]
+    pub credit_bands: Vec<CreditBand>,
+}
+
+/// One service-credit band of a tier.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditBand {
+    /// The band applies when the month's attainment ends below this percentage (up to three
+    /// decimals, `99.5`).
+    #[schemars(regex(pattern = r"^(100|[1-9]?[0-9])(\.[0-9]{1,3})?$"))]
+    pub below_percent: String,
+    /// Credit, in whole percent of the month's platform fee.
+    #[schemars(range(min = 1, max = 100))]
+    pub credit_percent: i32,
 }
 
 /// What the operator observes about a tier.

@@ -242,6 +242,9 @@ pub struct WorkflowStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]
     pub last_run_time: Option<String>,
+    /// The current month's service-level attainment (docs/sla.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<crate::tenant::SlaAttainment>,
     /// While a change freeze holds its new generation: when the freeze ends (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]

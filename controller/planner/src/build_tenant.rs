@@ -79,6 +79,9 @@ impl TenantResolution<'_> {
             }
         };
         conditions.readiness(&verdict);
+        if let Some(sla) = &billing.sla {
+            crate::billing::sla::set_condition(&mut conditions, sla, "the tenant's");
+        }
         if let Some(problem) = &billing.problem {
             conditions.set(BILLING, ConditionStatus::False, reason::INVALID_HISTORY, problem.to_string());
         }
@@ -101,6 +104,8 @@ impl TenantResolution<'_> {
                 usage: billing.usage.clone(),
                 runs_counted: billing.runs_counted.clone(),
                 billing_closed_through: billing.closed_through.clone(),
+                unavailability: billing.unavailability.clone(),
+                sla: billing.sla.clone(),
                 workflows: Some(counts),
                 first_value_time,
                 policies: self.governance.policies.iter().map(|p| p.to_string()).collect(),

@@ -140,6 +140,8 @@ impl WorkflowDecision<'_, '_> {
                     _ => previous.runs,
                 },
                 last_run_time: workload.and_then(|w| w.last_run_time.clone()).or(previous.last_run_time),
+                // Set by the tenant's billing, which measures it (lib.rs).
+                sla: None,
                 frozen_until: self.gate.as_ref().and_then(|g| g.frozen_until).map(crate::format_time),
                 decisions: audit::record(&previous.decisions, self.gate.as_ref(), self.workflow, instant, retention),
                 conditions: conditions.finish(),

@@ -43,6 +43,7 @@ mod model;
 pub mod policy;
 pub mod quantity;
 mod resolve;
+pub mod sla_terms;
 pub mod slice;
 pub mod templates;
 mod workflows;
@@ -94,6 +95,7 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     plan.namespace_owners =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
+    let mut workflow_sla = Vec::new();
     for tenant in tenants.values() {
         // Bills are planned in both scopes: partners' revenue reads them.
         let billing =
@@ -102,9 +104,28 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
         if scope == Scope::Everything {
             tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);
         }
+        workflow_sla
+            .extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
     }
     for (key, decision) in &workflow_decisions {
         decision.plan_into(world.workloads.get(key), instant, &mut plan);
+    }
+    // Each measured workflow's attainment, and `SLABreached` on one below its tier's target.
+    for (key, sla) in workflow_sla {
+        let (Some(status), Some(decision)) = (plan.workflows.get_mut(&key), workflow_decisions.get(&key)) else {
+            continue;
+        };
+        let previous = decision.workflow.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+        let mut conditions = conditions::Conditions::new(previous, &now, decision.workflow.metadata.generation);
+        billing::sla::set_condition(&mut conditions, &sla, "the workflow's");
+        let mut all = std::mem::take(&mut status.conditions);
+        for condition in conditions.finish() {
+            all.retain(|c| c.type_ != condition.type_);
+            all.push(condition);
+        }
+        all.sort_by(|a, b| a.type_.cmp(&b.type_));
+        status.conditions = all;
+        status.sla = Some(sla);
     }
     build_fleet::partners(&index, instant, &now, &mut plan);
     governance::plan_into(world, &index, &tenants, &now, &mut plan);

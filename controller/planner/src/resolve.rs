@@ -30,6 +30,9 @@ fn check_tier(index: &Index, tier: &ServiceTier) -> Result<ContainerLimits, Verd
             format!("spec.partnerRef: partner '{}' does not exist", spec.partner_ref),
         ));
     }
+    if let Some(sla) = &spec.sla {
+        crate::sla_terms::terms(sla).map_err(|why| Verdict::stalled(reason::INVALID_SLA, why))?;
+    }
     let limits = &spec.limits;
     let parsed = ContainerLimits {
         default_cpu: amount(limits.default_container.cpu.as_ref(), "spec.limits.defaultContainer.cpu")?,

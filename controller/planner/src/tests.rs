@@ -95,6 +95,7 @@ fn a_running_workflow_is_ready_only_once_its_workload_runs() {
     let running = crate::WorkloadState {
         running: true,
         message: "Deployment: 1/1 replicas available".into(),
+        available: Some(true),
         finished_runs: None,
         last_run_time: Some("2026-11-01T02:00:00Z".into()),
     };
@@ -652,6 +653,7 @@ fn a_scheduled_workflow_counts_its_runs_from_its_jobs() {
     let observed = |jobs: Vec<crate::FinishedRun>| crate::WorkloadState {
         running: true,
         message: "CronJob scheduled".into(),
+        available: None,
         finished_runs: Some(jobs),
         last_run_time: Some("2026-11-01T07:55:00Z".into()),
     };

@@ -45,6 +45,10 @@ pub struct WorkloadState {
     pub running: bool,
     /// What the cluster says of it, in one line (`2/2 replicas available`).
     pub message: String,
+    /// For a Deployment: whether it serves, its `Available` condition true with at least one
+    /// available replica (a rollout in progress still serves; one scaled to zero does not).
+    /// `None` for CronJobs. What a workflow's availability is measured from (docs/sla.md).
+    pub available: Option<bool>,
     /// The finished Jobs of a scheduled workflow the cluster still holds, when its Jobs are
     /// observed (`None` offline and for Deployments): counted into `status.runs` by
     /// `build_workflow::count_runs`.

@@ -225,6 +225,7 @@ mod tests {
             nrr_bp: None,
             grr_bp: None,
             billed: 0,
+            credits: 0,
             costs: None,
             gross_margin: None,
             gross_margin_bp: None,

@@ -101,6 +101,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
         return Some(WorkloadState {
             running: current && condition && updated >= desired && available >= desired,
             message: format!("Deployment: {available}/{desired} replicas available, {updated} updated"),
+            available: Some(condition && available >= 1),
             finished_runs: None,
             last_run_time: None,
         });
@@ -111,6 +112,7 @@ pub fn workload_state(deployment: Option<&DynamicObject>, cron_job: Option<&Dyna
     Some(WorkloadState {
         running: !suspended,
         message: if suspended { "CronJob suspended".into() } else { format!("CronJob scheduled ({schedule})") },
+        available: None,
         finished_runs: None,
         last_run_time: cron_job.data.pointer("/status/lastScheduleTime").and_then(Value::as_str).map(str::to_string),
     })

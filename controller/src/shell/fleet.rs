@@ -5,7 +5,7 @@
 use super::cache::Caches;
 use super::error::Error;
 use super::http::Heartbeat;
-use super::metrics::{FleetLabels, KindLabels, Metrics, RateLabels, RevenueLabels};
+use super::metrics::{FleetLabels, KindLabels, Metrics, RateLabels, RevenueLabels, SlaLabels};
 use super::reconcile::{sync_status, Context};
 use crate::api::conditions::READY;
 use crate::api::{Workflow, WorkflowPhase};
@@ -176,6 +176,21 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
         *tenants.entry((tenant.spec.partner_ref.clone(), ready)).or_default() += 1;
         partner_of_namespace.insert(tenant.spec.namespace_for(&tenant.name_any()), tenant.spec.partner_ref.clone());
     }
+    metrics.sla.clear();
+    for tenant in caches.tenants.state() {
+        let Some(sla) = tenant.status.as_ref().and_then(|s| s.sla.as_ref()) else { continue };
+        let figures = [("attainment", sla.attainment_pcm), ("target", sla.target_pcm)];
+        for (figure, value) in figures {
+            if let Some(value) = value {
+                let labels = SlaLabels {
+                    partner: tenant.spec.partner_ref.clone(),
+                    tenant: tenant.name_any(),
+                    figure: figure.into(),
+                };
+                metrics.sla.get_or_create(&labels).set(value);
+            }
+        }
+    }
     metrics.tenants.clear();
     for ((partner, state), count) in tenants {
         metrics.tenants.get_or_create(&FleetLabels { partner, state }).set(count);
@@ -216,6 +231,7 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
             ("churned_mrr", revenue.churned_mrr),
             ("arpa", revenue.arpa),
             ("billed", revenue.billed),
+            ("credits", revenue.credits.unwrap_or(0)),
         ];
         // Costs and margin only for partners with a cost model and records that carry usage.
         let costs = [

@@ -77,9 +77,21 @@ pub struct RevenueLabels {
     pub currency: String,
     /// What is measured: `mrr`, `arr`, `platform_mrr`, `managed_operations_mrr`,
     /// `expansion_mrr`, `new_mrr`, `reactivated_mrr`, `expansion_movement`,
-    /// `contraction_movement`, `churned_mrr`, `arpa`, `billed`, and with a cost model
+    /// `contraction_movement`, `churned_mrr`, `arpa`, `billed`, `credits` (service credits
+    /// among what was billed, negative), and with a cost model
     /// `infrastructure_cost`, `support_cost` and `gross_margin` (this month so far).
     pub measure: String,
+}
+
+/// Labels of a tenant's service-level gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SlaLabels {
+    /// The partner.
+    pub partner: String,
+    /// The tenant.
+    pub tenant: String,
+    /// `attainment` (this month so far) or `target` (the tier's `availabilityTarget`).
+    pub figure: String,
 }
 
 /// Labels of a partner's rate gauge.
@@ -131,6 +143,8 @@ pub struct Metrics {
     pub rates: Family<RateLabels, Gauge>,
     /// Partners' paying tenants.
     pub paying_tenants: Family<FleetLabels, Gauge>,
+    /// Tenants' service-level attainment this month and target, in pcm (100,000 = 100 %).
+    pub sla: Family<SlaLabels, Gauge>,
     /// Partners' scheduled workflows active now (`deployed`) and those with a run in the
     /// last 30 days (`adopted`).
     pub scheduled_workflows: Family<FleetLabels, Gauge>,
@@ -161,6 +175,7 @@ impl Metrics {
             revenue: Family::default(),
             rates: Family::default(),
             paying_tenants: Family::default(),
+            sla: Family::default(),
             scheduled_workflows: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
@@ -218,6 +233,11 @@ impl Metrics {
             "partner_scheduled_workflows",
             "Partners' scheduled workflows active now (deployed) and with a run in the last 30 days (adopted)",
             metrics.scheduled_workflows.clone(),
+        );
+        prefixed.register(
+            "tenant_sla_pcm",
+            "Tenants' service-level attainment this month (figure=attainment) and their tier's target (figure=target), in pcm (100000 = 100 %)",
+            metrics.sla.clone(),
         );
         prefixed.register(
             "partner_paying_tenants",

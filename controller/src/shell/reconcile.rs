@@ -7,7 +7,7 @@ use super::billing;
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::{DecisionLabels, Metrics};
-use crate::api::conditions::{reason, READY, RECONCILING, STALLED};
+use crate::api::conditions::{reason, READY, RECONCILING, SLA_BREACHED, STALLED};
 use crate::api::workflow::DecisionKind;
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
@@ -707,7 +707,23 @@ where
         })
 }
 
+/// The `SLABreached` condition of `after` when it turned `True` since `before`.
+fn sla_breach<'a>(
+    before: &[crate::api::Condition],
+    after: &'a [crate::api::Condition],
+) -> Option<&'a crate::api::Condition> {
+    let breached = |conditions: &[crate::api::Condition]| {
+        conditions.iter().any(|c| c.type_ == SLA_BREACHED && c.status == crate::api::ConditionStatus::True)
+    };
+    (!breached(before) && breached(after)).then(|| after.iter().find(|c| c.type_ == SLA_BREACHED)).flatten()
+}
+
 async fn tenant_events(tenant: &Tenant, status: &TenantStatus, ctx: &Context) {
+    let before = tenant.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    if let Some(breach) = sla_breach(before, &status.conditions) {
+        tracing::info!(tenant = %tenant.name_any(), message = %breach.message, "SLA breached");
+        ctx.event(tenant, EventType::Warning, "SLABreached", breach.message.clone()).await;
+    }
     let before = tenant.status.as_ref().and_then(|s| s.tier.clone());
     if let (Some(before), Some(after)) = (before, status.tier.clone()) {
         if before != after {
@@ -749,6 +765,10 @@ async fn decision_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Con
 
 async fn workflow_events(workflow: &Workflow, status: &WorkflowStatus, ctx: &Context) {
     decision_events(workflow, status, ctx).await;
+    let conditions = workflow.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    if let Some(breach) = sla_breach(conditions, &status.conditions) {
+        ctx.event(workflow, EventType::Warning, "SLABreached", breach.message.clone()).await;
+    }
     let before = workflow.status.as_ref().and_then(|s| s.phase);
     if before == status.phase {
         return;

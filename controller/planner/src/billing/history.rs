@@ -109,6 +109,7 @@ pub fn observe_activity(
                 cpu_millicores: Some(facts.cpu_millicores),
                 memory_bytes: Some(facts.memory_bytes),
                 scheduled: Some(facts.scheduled),
+                available_since: None,
             });
         }
     }
@@ -152,7 +153,10 @@ pub fn observe_runs(
     keep_from: Option<Period>,
     now: Timestamp,
 ) -> RunHistory {
-    let mut months: BTreeMap<Period, (i64, BTreeMap<String, Timestamp>)> = BTreeMap::new();
+    // Per month: runs, and each workflow's newest run with its succeeded runs (`None`: not
+    // known, in history written before they were kept).
+    type Newest = BTreeMap<String, (Timestamp, Option<i64>)>;
+    let mut months: BTreeMap<Period, (i64, Newest)> = BTreeMap::new();
     let mut unreadable: Vec<MonthlyUsage> = Vec::new();
     for entry in &previous.usage {
         let Ok(period) = entry.period.parse::<Period>() else {
@@ -163,8 +167,8 @@ pub fn observe_runs(
         month.0 += entry.runs;
         for last in &entry.last_runs {
             if let Ok(at) = last.at.parse::<Timestamp>() {
-                let slot = month.1.entry(last.workflow.clone()).or_insert(at);
-                *slot = (*slot).max(at);
+                let slot = month.1.entry(last.workflow.clone()).or_insert((at, last.succeeded));
+                slot.0 = slot.0.max(at);
             }
         }
     }
@@ -181,8 +185,11 @@ pub fn observe_runs(
             }
             let month = months.entry(period).or_default();
             month.0 += 1;
-            let slot = month.1.entry(workflow.clone()).or_insert(run.scheduled);
-            *slot = (*slot).max(run.scheduled);
+            let slot = month.1.entry(workflow.clone()).or_insert((run.scheduled, Some(0)));
+            slot.0 = slot.0.max(run.scheduled);
+            if run.succeeded {
+                slot.1 = slot.1.map(|n| n + 1);
+            }
         }
         if let Some(newest) = newest {
             marks.insert(workflow.clone(), Some(newest));
@@ -200,7 +207,7 @@ pub fn observe_runs(
             runs,
             last_runs: last
                 .into_iter()
-                .map(|(workflow, at)| LastRun { workflow, at: crate::format_time(at) })
+                .map(|(workflow, (at, succeeded))| LastRun { workflow, at: crate::format_time(at), succeeded })
                 .collect(),
         })
         .collect();
@@ -397,6 +404,7 @@ mod tests {
             monthly_fee_per_active_workflow: 10,
             included_runs_per_month: 0,
             price_per_thousand_extra_runs: 0,
+            sla: None,
         })
     }
 

@@ -31,6 +31,8 @@ pub struct TierPrices {
     pub included_runs_per_month: i64,
     /// Price of 1,000 runs beyond those included, in minor units.
     pub price_per_thousand_extra_runs: i64,
+    /// Its service-level terms, when it declares valid ones.
+    pub sla: Option<crate::sla_terms::SlaTerms>,
 }
 
 /// A stretch of time the tenant was on one tier and not suspended: billable time.
@@ -53,6 +55,19 @@ pub struct Usage {
     pub runs: i64,
     /// The contract's discount, in whole percent.
     pub discount_percent: i64,
+    /// A service credit, for a closed month that ended below a credit band.
+    pub credit: Option<Credit>,
+}
+
+/// A service credit: a share of the month's platform fee (docs/sla.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credit {
+    /// Whole percent of the platform lines.
+    pub percent: i64,
+    /// The band's threshold, in pcm.
+    pub below_pcm: i64,
+    /// The month's attainment, in pcm (rounded down).
+    pub attainment_pcm: i64,
 }
 
 /// A computed bill: the lines and their sum.
@@ -90,6 +105,23 @@ pub fn bill(period: Period, usage: &Usage) -> Bill {
             amount: Exact::whole(subtotal).percent(usage.discount_percent).negated().round(),
         });
     }
+    if let Some(credit) = usage.credit {
+        let platform: i64 = lines.iter().filter(|l| l.layer == BillingLayer::Platform).map(|l| l.amount).sum();
+        if platform != 0 {
+            lines.push(LineItem {
+                layer: BillingLayer::SlaCredit,
+                description: format!(
+                    "Service credit, {} % of the platform fee: attainment {} % below {} %",
+                    credit.percent,
+                    crate::sla_terms::format_pcm(credit.attainment_pcm),
+                    crate::sla_terms::format_pcm(credit.below_pcm)
+                ),
+                quantity_milli: credit.percent * 10,
+                unit_price: -platform,
+                amount: Exact::whole(platform).percent(credit.percent).negated().round(),
+            });
+        }
+    }
     let total = lines.iter().map(|l| l.amount).sum();
     Bill { lines, total }
 }
@@ -108,6 +140,7 @@ pub fn estimate(period: Period, usage: &Usage, now: Timestamp) -> Bill {
             .collect(),
         runs: usage.runs,
         discount_percent: usage.discount_percent,
+        credit: usage.credit,
     };
     bill(period, &projected)
 }
@@ -265,11 +298,45 @@ mod tests {
             monthly_fee_per_active_workflow: per_workflow,
             included_runs_per_month: 0,
             price_per_thousand_extra_runs: 0,
+            sla: None,
         }
     }
 
     fn amounts(bill: &Bill) -> Vec<(BillingLayer, i64)> {
         bill.lines.iter().map(|l| (l.layer, l.amount)).collect()
+    }
+
+    #[test]
+    fn a_credit_is_its_share_of_the_platform_lines_rounded_once_half_away_from_zero() {
+        let period: Period = "2026-11".parse().unwrap();
+        let credited = |base: i64, percent: i64, discount: i64| {
+            let usage = Usage {
+                stints: vec![TierStint { span: period.span(), prices: tier("gold", base, 0) }],
+                discount_percent: discount,
+                credit: Some(Credit { percent, below_pcm: 99_000, attainment_pcm: 98_765 }),
+                ..Usage::default()
+            };
+            let bill = bill(period, &usage);
+            assert_eq!(bill.total, bill.lines.iter().map(|l| l.amount).sum::<i64>());
+            bill.lines.last().map(|l| (l.layer, l.amount, l.quantity_milli, l.unit_price)).unwrap()
+        };
+        // JPY (0 decimals): 10 % of ¥15 is ¥1.5, credited as ¥2.
+        assert_eq!(credited(15, 10, 0), (BillingLayer::SlaCredit, -2, 100, -15));
+        // EUR (2 decimals): 25 % of 100.02 is 25.005, credited as 25.01.
+        assert_eq!(credited(10_002, 25, 0), (BillingLayer::SlaCredit, -2_501, 250, -10_002));
+        // KWD (3 decimals): 25 % of 12.345 is 3.08625, credited as 3.086.
+        assert_eq!(credited(12_345, 25, 0), (BillingLayer::SlaCredit, -3_086, 250, -12_345));
+        // After a discount, on the platform line as charged.
+        let usage = Usage {
+            stints: vec![TierStint { span: period.span(), prices: tier("gold", 10_000, 0) }],
+            discount_percent: 20,
+            credit: Some(Credit { percent: 10, below_pcm: 99_500, attainment_pcm: 99_400 }),
+            ..Usage::default()
+        };
+        assert_eq!(
+            amounts(&bill(period, &usage)),
+            vec![(BillingLayer::Platform, 10_000), (BillingLayer::Discount, -2_000), (BillingLayer::SlaCredit, -1_000)]
+        );
     }
 
     #[test]
@@ -487,6 +554,7 @@ mod tests {
                 workflows: BTreeMap::from([("w".into(), vec![span("2026-11-03T00:00:00Z", "2026-11-20T07:00:00Z")])]),
                 runs: 0,
                 discount_percent: discount,
+                credit: None,
             };
             let mut points: Vec<Timestamp> = cuts.iter().map(|s| period.start() + jiff::SignedDuration::from_secs(*s)).collect();
             points.push(period.start());

@@ -10,6 +10,7 @@ pub mod money;
 pub mod period;
 pub mod records;
 pub mod revenue;
+pub mod sla;
 pub mod tenant;
 
 pub use ledger::{bill, estimate, Bill, TierPrices, TierStint, Usage};

@@ -48,6 +48,10 @@ pub struct TenantAccount<'a> {
     /// Whether some scheduled workflow's Jobs are not listed yet (an operator that just
     /// started): no record closes until its runs are known.
     pub runs_pending: bool,
+    /// When its continuous and event workflows' Deployments were unavailable or unobserved.
+    pub unavailability: &'a [tenantry_api::tenant::Unavailability],
+    /// Its declared scheduled workflows' schedules now: what their expected runs are counted from.
+    pub schedules: &'a BTreeMap<String, super::sla::Schedule>,
 }
 
 /// The name of a tenant's record for a period: `<tenant>-<yyyy>-<mm>`.
@@ -199,11 +203,15 @@ fn record(
         }
         _ => counted,
     };
+    let stints = history::stints(account.tier_history, prices, until)?;
+    // A month that closes below a credit band of the tier it ends on gets its service credit.
+    let credit = if closed { credit(account, &stints, period, until) } else { None };
     let usage = Usage {
-        stints: history::stints(account.tier_history, prices, until)?,
+        stints,
         workflows: history::workflow_spans(account.workflow_activity, until)?,
         runs,
         discount_percent: account.discount_percent,
+        credit,
     };
     let level_of = |tier: &str| prices(tier).map(|p| p.level);
     let consumption = consumption(account, level_of, period, until, usage.runs)?;
@@ -253,6 +261,28 @@ fn record(
     };
     record.status = Some(status);
     Ok(record)
+}
+
+/// The service credit of a closed month: the worst credit band of the tier the month ends
+/// on that the tenant's attainment over the whole month (up to `until`) is below.
+fn credit(
+    account: &TenantAccount<'_>,
+    stints: &[ledger::TierStint],
+    period: Period,
+    until: Timestamp,
+) -> Option<ledger::Credit> {
+    let last = stints.iter().rev().find(|s| !s.span.intersect(&period.span()).is_empty())?;
+    let terms = last.prices.sla.as_ref()?;
+    let history = super::sla::SlaHistory {
+        activity: account.workflow_activity,
+        unavailability: account.unavailability,
+        usage: account.usage,
+        schedules: account.schedules,
+    };
+    let figures = super::sla::figures(&history, period, until, until);
+    let (_, figure) = super::sla::lowest(&figures)?;
+    let (percent, below_pcm) = crate::sla_terms::credit_for(terms, figure.achieved, figure.expected)?;
+    Some(ledger::Credit { percent, below_pcm, attainment_pcm: figure.pcm() })
 }
 
 /// What `account` used in `period` up to `until`: its runs, billable seconds per tier (and
@@ -425,6 +455,7 @@ mod tests {
             monthly_fee_per_active_workflow: 1_000,
             included_runs_per_month: 0,
             price_per_thousand_extra_runs: 0,
+            sla: None,
         })
     }
 
@@ -446,6 +477,7 @@ mod tests {
     }
 
     static NO_WORKFLOWS: BTreeMap<String, WorkflowFacts> = BTreeMap::new();
+    static NO_SCHEDULES: BTreeMap<String, crate::billing::sla::Schedule> = BTreeMap::new();
 
     fn account<'a>(history: &'a [TierHistoryEntry], activity: &'a [WorkflowActivity]) -> TenantAccount<'a> {
         TenantAccount {
@@ -460,6 +492,8 @@ mod tests {
             workflows: &NO_WORKFLOWS,
             closed_through: None,
             runs_pending: false,
+            unavailability: &[],
+            schedules: &NO_SCHEDULES,
         }
     }
 
@@ -612,8 +646,11 @@ mod tests {
             // Stopped before the instant: not deployed.
             WorkflowActivity { until: Some("2026-11-10T00:00:00Z".into()), ..scheduled("gone") },
         ];
-        let last =
-            |workflow: &str, at: &str| tenantry_api::tenant::LastRun { workflow: workflow.into(), at: at.into() };
+        let last = |workflow: &str, at: &str| tenantry_api::tenant::LastRun {
+            workflow: workflow.into(),
+            at: at.into(),
+            succeeded: None,
+        };
         let usage = [
             MonthlyUsage {
                 period: "2026-10".into(),
@@ -681,6 +718,7 @@ mod tests {
                 .map(|a| tenantry_api::tenant::LastRun {
                     workflow: a.workflow.clone(),
                     at: "2026-10-31T23:45:00Z".into(),
+                    succeeded: None,
                 })
                 .collect(),
         }];
@@ -698,6 +736,7 @@ mod tests {
                 monthly_fee_per_active_workflow: 19_900,
                 included_runs_per_month: 500_000,
                 price_per_thousand_extra_runs: 150,
+                sla: None,
             })
         };
         let mut account = account(&history, &activity);

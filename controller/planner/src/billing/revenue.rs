@@ -91,6 +91,10 @@ pub struct MonthRevenue {
     pub grr_bp: Option<i64>,
     /// What the month's records bill (prorated charges, not the run-rate), in minor units.
     pub billed: i64,
+    /// The service credits (`slaCredit` lines, negative) among what was billed; written only
+    /// when there are some.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub credits: i64,
     /// What running the tenants cost the partner, when it has a cost model and every record
     /// of the month carries its consumption.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,6 +155,8 @@ struct Standing {
     active_workflows: i32,
     adoption: Option<Adoption>,
     billed: i64,
+    /// Its `slaCredit` lines, among what it billed.
+    credits: i64,
     /// The sequence of the record the run-rate comes from.
     sequence: u32,
     /// Its exact costs, when every record carries its consumption and there is a model.
@@ -187,6 +193,13 @@ pub fn revenue(
             active_workflows: recurring.active_workflows,
             adoption: recurring.adoption,
             billed: record.spec.total,
+            credits: record
+                .spec
+                .line_items
+                .iter()
+                .filter(|l| l.layer == tenantry_api::billing::BillingLayer::SlaCredit)
+                .map(|l| l.amount)
+                .sum(),
             sequence,
             costs,
         };
@@ -224,7 +237,7 @@ fn merged(a: Standing, b: Standing) -> Standing {
         (Some((i1, s1)), Some((i2, s2))) => Some((i1.plus(i2), s1.plus(s2))),
         _ => None,
     };
-    Standing { billed: earlier.billed + later.billed, costs, ..later }
+    Standing { billed: earlier.billed + later.billed, credits: earlier.credits + later.credits, costs, ..later }
 }
 
 fn year_before(period: Period) -> Period {
@@ -255,6 +268,7 @@ fn month_revenue(
     let basis_points = |part: i64, whole: i64| (whole != 0).then(|| Exact::prorated(10_000, part, whole).round());
     let (nrr_bp, grr_bp) = retention(now, year_ago);
     let billed: i64 = now.values().map(|s| s.billed).sum();
+    let credits: i64 = now.values().map(|s| s.credits).sum();
     let costs = if now.is_empty() {
         None
     } else {
@@ -281,6 +295,7 @@ fn month_revenue(
         nrr_bp: nrr_bp.and_then(|(part, whole)| basis_points(part, whole)),
         grr_bp: grr_bp.and_then(|(part, whole)| basis_points(part, whole)),
         billed,
+        credits,
         gross_margin_bp: gross_margin.and_then(|margin| basis_points(margin, billed)),
         gross_margin,
         costs,
@@ -361,6 +376,7 @@ pub fn partner_revenue(
         nrr_basis_points: month.nrr_bp,
         grr_basis_points: month.grr_bp,
         billed: month.billed,
+        credits: (month.credits != 0).then_some(month.credits),
         time_to_value_median_seconds: percentile(times_to_value, 50),
         time_to_value_p90_seconds: percentile(times_to_value, 90),
         infrastructure_cost: month.costs.as_ref().map(|c| c.infrastructure),
@@ -371,6 +387,10 @@ pub fn partner_revenue(
         adopted_workflows: month.adoption.as_ref().map(|a| a.with_recent_run),
         workflow_adoption_basis_points: month.adoption_bp,
     }
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 fn empty_month(period: Period) -> MonthRevenue {

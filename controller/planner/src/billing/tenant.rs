@@ -5,12 +5,15 @@ use super::history::{self, HistoryProblem, RunHistory, TierObservation, Workflow
 use super::ledger::TierPrices;
 use super::period::Period;
 use super::records::{self, ClosingRules, TenantAccount};
+use super::sla;
 use crate::model::{Index, TenantResolution, WorkflowDecision};
 use crate::world::{FinishedRun, NamespacedName, WorkloadState};
 use jiff::Timestamp;
 use kube_core::ResourceExt;
 use std::collections::BTreeMap;
-use tenantry_api::tenant::{MonthlyUsage, RunsCounted, TierHistoryEntry, WorkflowActivity};
+use tenantry_api::tenant::{
+    MonthlyUsage, RunsCounted, SlaAttainment, TierHistoryEntry, Unavailability, WorkflowActivity,
+};
 use tenantry_api::{BillingRecord, ServiceTier, WorkflowPhase};
 
 /// What billing adds to a tenant's plan.
@@ -30,6 +33,12 @@ pub struct TenantBilling {
     pub records: Vec<BillingRecord>,
     /// Why no record could be computed, naming the field at fault.
     pub problem: Option<HistoryProblem>,
+    /// `status.unavailability`, with this observation.
+    pub unavailability: Vec<Unavailability>,
+    /// The current month's attainment against the tier's target (`status.sla`).
+    pub sla: Option<SlaAttainment>,
+    /// Each measured workflow's attainment this month, by name.
+    pub workflow_sla: BTreeMap<String, SlaAttainment>,
 }
 
 /// A tier's prices as billing reads them.
@@ -43,6 +52,7 @@ pub fn prices_of(tier: &ServiceTier) -> TierPrices {
         monthly_fee_per_active_workflow: pricing.monthly_fee_per_active_workflow,
         included_runs_per_month: pricing.included_runs_per_month,
         price_per_thousand_extra_runs: pricing.price_per_thousand_extra_runs,
+        sla: tier.spec.sla.as_ref().and_then(|sla| crate::sla_terms::terms(sla).ok()),
     }
 }
 
@@ -88,6 +98,21 @@ pub fn plan(
     let current: BTreeMap<String, WorkflowFacts> =
         declared.iter().map(|(name, (_, facts))| (name.clone(), *facts)).collect();
     let (finished, runs_pending) = finished_runs(tenant, &declared, workloads);
+    let schedules = schedules_of(tenant, decisions);
+    let available: BTreeMap<String, bool> = declared
+        .keys()
+        .filter_map(|name| {
+            let state = workloads.get(&(tenant.namespace.clone(), name.clone()))?;
+            Some((name.clone(), state.available?))
+        })
+        .collect();
+    // The operator's last sign of life: the newest instant one of the tenant's records was
+    // billed up to (open records move once per refresh interval).
+    let last_seen = existing
+        .values()
+        .filter_map(|r| r.status.as_ref()?.billed_until.as_deref()?.parse::<Timestamp>().ok())
+        .max()
+        .map(|seen| (seen, rules.refresh));
     let partner = index.partners.get(&tenant.tenant.spec.partner_ref);
     let account = TenantAccount {
         tenant: &tenant.name,
@@ -101,26 +126,63 @@ pub fn plan(
         workflows: &current,
         closed_through: previous.billing_closed_through.as_deref().and_then(|p| p.parse::<Period>().ok()),
         runs_pending,
+        unavailability: &previous.unavailability,
+        schedules: &schedules,
     };
     let oldest_open = records::oldest_open_period(&account, &existing, now);
     let closed_through = records::closed_through(&account, &existing, now);
     let keep_from = oldest_open.map(|p| p.start());
     let previous_runs = RunHistory { usage: previous.usage.clone(), counted: previous.runs_counted.clone() };
-    let (workflow_activity, runs) = match &running {
-        Some(running) => (
-            history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from),
-            history::observe_runs(
-                &previous_runs,
-                &finished,
-                &declared.keys().cloned().collect(),
-                &rules,
-                oldest_open,
-                now,
-            ),
-        ),
-        None => (previous.workflow_activity.clone(), previous_runs),
+    let (workflow_activity, runs, unavailability) = match &running {
+        Some(running) => {
+            let activity = history::observe_activity(&previous.workflow_activity, running, &now_text, keep_from);
+            let observation = sla::Observation { available: &available, last_seen, now, keep_from };
+            let (activity, unavailability) = sla::observe(&activity, &previous.unavailability, &observation);
+            (
+                activity,
+                history::observe_runs(
+                    &previous_runs,
+                    &finished,
+                    &declared.keys().cloned().collect(),
+                    &rules,
+                    oldest_open,
+                    now,
+                ),
+                unavailability,
+            )
+        }
+        None => (previous.workflow_activity.clone(), previous_runs, previous.unavailability.clone()),
     };
-    let account = TenantAccount { workflow_activity: &workflow_activity, usage: &runs.usage, ..account };
+    let account = TenantAccount {
+        workflow_activity: &workflow_activity,
+        usage: &runs.usage,
+        unavailability: &unavailability,
+        ..account
+    };
+    let target = match &tenant.state {
+        Ok(resolved) => resolved.tier.spec.sla.as_ref().and_then(|sla| crate::sla_terms::terms(sla).ok()),
+        Err(_) => None,
+    }
+    .map(|terms| terms.target_pcm);
+    let period = Period::containing(now);
+    let history = sla::SlaHistory {
+        activity: &workflow_activity,
+        unavailability: &unavailability,
+        usage: &runs.usage,
+        schedules: &schedules,
+    };
+    // A run due in the last grace period may still be running: it is expected once that passed.
+    let figures = sla::figures(&history, period, now, now - rules.grace);
+    let workflow_sla: BTreeMap<String, SlaAttainment> =
+        figures.iter().map(|(name, figure)| (name.clone(), figure.status(period, target, None))).collect();
+    let tenant_sla = match sla::lowest(&figures) {
+        Some((workflow, figure)) => Some(figure.status(period, target, Some(workflow))),
+        None => target.map(|target_pcm| SlaAttainment {
+            period: period.to_string(),
+            target_pcm: Some(target_pcm),
+            ..SlaAttainment::default()
+        }),
+    };
     let prices = |name: &str| index.tiers.get(name).map(|tier| prices_of(tier));
     let (records, problem) = match partner {
         None => (Vec::new(), None),
@@ -137,7 +199,28 @@ pub fn plan(
         closed_through: closed_through.map(|p| p.to_string()),
         records,
         problem,
+        unavailability,
+        sla: tenant_sla,
+        workflow_sla,
     }
+}
+
+/// Each declared scheduled workflow's cron expression and time zone.
+fn schedules_of(
+    tenant: &TenantResolution<'_>,
+    decisions: &BTreeMap<NamespacedName, WorkflowDecision<'_, '_>>,
+) -> BTreeMap<String, sla::Schedule> {
+    if !tenant.owns_namespace {
+        return BTreeMap::new();
+    }
+    decisions
+        .range((tenant.namespace.clone(), String::new())..)
+        .take_while(|((namespace, _), _)| namespace == &tenant.namespace)
+        .filter_map(|((_, name), decision)| {
+            let schedule = decision.workflow.spec.trigger.schedule.as_ref()?;
+            Some((name.clone(), (schedule.cron.clone(), schedule.time_zone.clone())))
+        })
+        .collect()
 }
 
 /// The workflows of the tenant's namespace, with their phase and what billing keeps of them.
@@ -532,6 +615,8 @@ mod tests {
             workflows: &workflows,
             closed_through: None,
             runs_pending: false,
+            unavailability: &[],
+            schedules: &BTreeMap::new(),
         };
         let name = crate::billing::records::record_name_for(&account, "2026-11".parse().unwrap(), &existing);
         assert_eq!(name, "shop-2026-11-3");
@@ -553,5 +638,182 @@ mod tests {
             serde_json::to_value(record).unwrap()
         };
         assert_eq!(closed(&often), closed(&rarely));
+    }
+
+    /// `fleet` with an SLA on basic: 99.9 %, credits of 10 % below 99.5 % and 25 % below 99 %.
+    /// Open records refresh every 40 days, so the days between these tests' observations
+    /// are not a silence of the operator (see `time_the_operator_did_not_watch_counts_neither_way`).
+    fn with_sla(mut world: World) -> World {
+        world.billing.refresh = jiff::SignedDuration::from_hours(40 * 24);
+        world.tiers[0].spec.sla = Some(tenantry_api::tier::TierSla {
+            availability_target: "99.9".into(),
+            exception_response_minutes: 60,
+            reporting_cadence: None,
+            credit_bands: vec![
+                tenantry_api::tier::CreditBand { below_percent: "99.5".into(), credit_percent: 10 },
+                tenantry_api::tier::CreditBand { below_percent: "99".into(), credit_percent: 25 },
+            ],
+        });
+        world
+    }
+
+    /// The cluster shows `orders`'s Deployment available or not.
+    fn deployment(world: &mut World, available: bool) {
+        world.workloads.insert(
+            ("tenant-shop".into(), "orders".into()),
+            crate::WorkloadState { running: available, available: Some(available), ..Default::default() },
+        );
+    }
+
+    fn sla_of(world: &World) -> tenantry_api::tenant::SlaAttainment {
+        world.tenants[0].status.as_ref().unwrap().sla.clone().unwrap()
+    }
+
+    fn breached(world: &World) -> Option<String> {
+        let status = world.tenants[0].status.as_ref().unwrap();
+        status.conditions.iter().find(|c| c.type_ == "SLABreached").map(|c| format!("{:?}", c.status))
+    }
+
+    /// November: the workflow rolls out for ten minutes (not counted), runs, is unavailable
+    /// 03:00-10:12 on the 10th (7.2 hours, 1 % of 30 days), and is paused on the 20th for 5
+    /// days (not counted either way), during which its Deployment is scaled to zero.
+    fn an_unavailable_november(world: &mut World, observations: &[&str]) {
+        observe(world, "2026-11-01T00:00:00Z");
+        deployment(world, false);
+        observe(world, "2026-11-01T00:05:00Z");
+        deployment(world, true);
+        observe(world, "2026-11-01T00:10:00Z");
+        for now in observations.iter().filter(|t| **t < "2026-11-10T03:00:00Z") {
+            observe(world, now);
+        }
+        deployment(world, false);
+        observe(world, "2026-11-10T03:00:00Z");
+        for now in observations.iter().filter(|t| **t > "2026-11-10T03:00:00Z" && **t < "2026-11-10T10:12:00Z") {
+            observe(world, now);
+        }
+        deployment(world, true);
+        observe(world, "2026-11-10T10:12:00Z");
+        world.workflows[0].spec.paused = true;
+        observe(world, "2026-11-20T00:00:00Z");
+        deployment(world, false);
+        observe(world, "2026-11-20T00:00:10Z");
+        world.workflows[0].spec.paused = false;
+        observe(world, "2026-11-25T00:00:00Z");
+        deployment(world, true);
+        observe(world, "2026-11-25T00:01:00Z");
+    }
+
+    #[test]
+    fn availability_counts_the_active_time_after_rollout_and_a_closed_breach_earns_its_credit() {
+        let mut world = with_sla(fixtures::fleet());
+        an_unavailable_november(&mut world, &[]);
+        observe(&mut world, "2026-11-26T00:01:00Z");
+        // Should have run: from 00:10 on the 1st to the 20th, and from 00:01 on the 25th to now
+        // (the rollouts after a start are not counted): 19 days less 10 minutes, and a day.
+        let sla = sla_of(&world);
+        let expected = 20 * 86_400 - 600;
+        assert_eq!((sla.expected, sla.achieved), (expected, expected - 25_920));
+        assert_eq!(sla.attainment_pcm, Some(98_499), "98.4995 %, rounded down");
+        assert!(sla.breached);
+        assert_eq!(breached(&world).as_deref(), Some("True"));
+        assert_eq!(sla.workflow.as_deref(), Some("orders"));
+        let plan = crate::plan(&world, at("2026-11-26T00:02:00Z"));
+        let workflow = &plan.workflows[&("tenant-shop".to_string(), "orders".to_string())];
+        assert_eq!(workflow.sla.as_ref().and_then(|s| s.attainment_pcm), Some(98_499));
+        assert!(workflow.conditions.iter().any(|c| c.type_ == "SLABreached" && c.reason == "BelowTarget"));
+        // The open record carries no credit; the closed one does: the month ends at
+        // (25,920 down of 2,505,000 − ...): below 99 %, 25 % of the platform fee (100.00).
+        assert!(!amounts(&world, "shop-2026-11").iter().any(|(layer, _)| *layer == BillingLayer::SlaCredit));
+        observe(&mut world, "2026-12-01T01:00:00Z");
+        let november = record(&world, "shop-2026-11").clone();
+        assert_eq!(november.status.as_ref().and_then(|s| s.phase), Some(BillingPhase::Closed));
+        let lines = amounts(&world, "shop-2026-11");
+        assert_eq!(lines[0], (BillingLayer::Platform, 10_000));
+        assert_eq!(lines.last(), Some(&(BillingLayer::SlaCredit, -2_500)));
+        assert_eq!(november.spec.total, lines.iter().map(|(_, a)| a).sum::<i64>());
+        // December starts clean: nothing measured, no breach.
+        observe(&mut world, "2026-12-01T02:00:00Z");
+        assert_eq!(sla_of(&world).period, "2026-12");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert!(status.unavailability.is_empty(), "November is closed: its spans are dropped");
+        assert_eq!(record(&world, "shop-2026-11"), &november, "a closed record is never rewritten");
+        let revenue =
+            crate::billing::revenue::revenue(&world.billing_records, "acme", None, "2026-11".parse().unwrap(), 1);
+        assert_eq!(revenue[0].credits, -2_500);
+    }
+
+    #[test]
+    fn observing_often_or_only_at_each_change_gives_the_same_figures_and_the_same_credit() {
+        let mut often = with_sla(fixtures::fleet());
+        let mut rarely = with_sla(fixtures::fleet());
+        let hourly: Vec<String> =
+            (0..24 * 9).map(|h| format!("2026-11-{:02}T{:02}:30:00Z", 1 + h / 24, h % 24)).collect();
+        let hourly: Vec<&str> = hourly.iter().map(String::as_str).filter(|t| *t > "2026-11-01T00:10:00Z").collect();
+        an_unavailable_november(&mut often, &hourly);
+        an_unavailable_november(&mut rarely, &[]);
+        for world in [&mut often, &mut rarely] {
+            observe(world, "2026-12-01T01:00:00Z");
+        }
+        assert_eq!(record(&often, "shop-2026-11"), record(&rarely, "shop-2026-11"));
+    }
+
+    #[test]
+    fn time_the_operator_did_not_watch_counts_neither_way() {
+        // Hourly refresh: the open record moves each hour, the operator's sign of life.
+        let mut world = with_sla(fixtures::fleet());
+        world.billing.refresh = jiff::SignedDuration::from_hours(1);
+        deployment(&mut world, true);
+        for now in ["2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z", "2026-11-01T02:00:00Z"] {
+            observe(&mut world, now);
+        }
+        // Down from 02:00 on the 1st to the 4th: the Deployment looks available when it returns,
+        // but nobody saw it in between.
+        observe(&mut world, "2026-11-04T00:00:00Z");
+        let status = world.tenants[0].status.clone().unwrap();
+        assert_eq!(status.unavailability.len(), 1);
+        let gap = &status.unavailability[0];
+        assert_eq!(gap.cause, tenantry_api::tenant::UnavailabilityCause::Unobserved);
+        assert_eq!(
+            (gap.since.as_str(), gap.until.as_deref()),
+            ("2026-11-01T03:00:00Z", Some("2026-11-04T00:00:00Z")),
+            "from an interval after its last sign of life"
+        );
+        let sla = sla_of(&world);
+        assert_eq!((sla.expected, sla.achieved), (3 * 3_600, 3 * 3_600));
+        // Observed unavailable from then on: counted.
+        deployment(&mut world, false);
+        observe(&mut world, "2026-11-04T00:30:00Z");
+        observe(&mut world, "2026-11-04T01:00:00Z");
+        let sla = sla_of(&world);
+        assert_eq!((sla.expected, sla.achieved), (4 * 3_600, 3 * 3_600 + 1_800));
+        assert_eq!(breached(&world).as_deref(), Some("True"));
+        deployment(&mut world, true);
+        observe(&mut world, "2026-11-04T01:00:00Z");
+        assert!(sla.breached, "still below over the month so far");
+    }
+
+    #[test]
+    fn a_schedule_attains_its_succeeded_runs_over_the_runs_it_should_have_started() {
+        let mut world = with_sla(scheduled_fleet());
+        // Every ten minutes; 999 of the first 1,000 runs succeed.
+        let mut all = runs_between("2026-11-01T00:00:00Z", "2026-11-07T22:40:00Z", 10);
+        all[500].succeeded = false;
+        jobs_until(&mut world, "2026-11-01T00:00:00Z", &all);
+        observe(&mut world, "2026-11-01T00:00:00Z");
+        jobs_until(&mut world, "2026-11-07T23:40:00Z", &all);
+        observe(&mut world, "2026-11-07T23:40:00Z");
+        // Due by 22:40 (an hour's grace for the runs in flight): 1,000 runs from 00:00 on the 1st.
+        let sla = sla_of(&world);
+        assert_eq!((sla.measure.as_deref(), sla.achieved, sla.expected), (Some("runs"), 999, 1_000));
+        assert_eq!(sla.attainment_pcm, Some(99_900));
+        assert!(!sla.breached, "99.9 % meets 99.9 %");
+        // Paused for a day: the runs it should not have started are not expected.
+        world.workflows[0].spec.paused = true;
+        observe(&mut world, "2026-11-08T00:00:00Z");
+        world.workflows[0].spec.paused = false;
+        observe(&mut world, "2026-11-09T00:00:00Z");
+        let sla = sla_of(&world);
+        assert_eq!(sla.expected, 7 * 144, "the 1st to the 7th; the 8th paused; the 9th's first run not due yet");
+        assert!(sla.breached, "no new run succeeded: {sla:?}");
     }
 }
