@@ -42,7 +42,8 @@ fn golden(name: &str, actual: &str) {
 }
 
 fn review(tenant: &str, period: &str, format: &str) -> String {
-    let output = tenantry(&["report", "examples/gitops", "--tenant", tenant, "--period", period, "--at", AT, "-o", format]);
+    let output =
+        tenantry(&["report", "examples/gitops", "--tenant", tenant, "--period", period, "--at", AT, "-o", format]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     text(&output.stdout)
 }
@@ -70,7 +71,9 @@ fn the_review_carries_the_brand_and_the_figures() {
     let html = review("alpine-supply", "2026-10", "html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("--brand: #0B4F6C;"), "the partner's colour drives the page");
-    assert!(html.contains(r#"<img src="https://assets.northbridge-erp.example/flowops/logo.svg" alt="Northbridge FlowOps logo">"#));
+    assert!(html.contains(
+        r#"<img src="https://assets.northbridge-erp.example/flowops/logo.svg" alt="Northbridge FlowOps logo">"#
+    ));
     assert!(html.contains("<h1>Northbridge FlowOps</h1>"));
     assert!(html.contains("Business review for Alpine Supply GmbH, October 2026"));
     // October is closed: Intelligence Plus 7990.00 + 6 workflows × 199.00, less 10 %.
@@ -117,7 +120,8 @@ fn quarters_and_weeks() {
     assert!(md.contains("the figures are those of the month(s) the week falls in"));
     assert!(!md.contains("The tier reports"), "Intelligence Plus reports weekly: no cadence note");
     assert!(text(&week.stderr).is_empty(), "{}", text(&week.stderr));
-    let monthly = tenantry(&["report", "examples/gitops", "--tenant", "alpine-supply", "--period", "2026-10", "--at", AT]);
+    let monthly =
+        tenantry(&["report", "examples/gitops", "--tenant", "alpine-supply", "--period", "2026-10", "--at", AT]);
     assert!(text(&monthly.stderr).contains("note: The tier reports weekly"), "a period off the cadence is noted");
 }
 
@@ -263,7 +267,8 @@ fn every_declared_string_is_escaped() {
     std::fs::write(dir.join("fleet.yaml"), HOSTILE).expect("write");
     let dir_arg = dir.to_string_lossy().to_string();
     let run = |format: &str| {
-        let output = tenantry(&["report", &dir_arg, "--tenant", "victim", "--period", "2026-10", "--at", AT, "-o", format]);
+        let output =
+            tenantry(&["report", &dir_arg, "--tenant", "victim", "--period", "2026-10", "--at", AT, "-o", format]);
         assert!(output.status.success(), "{}", text(&output.stderr));
         text(&output.stdout)
     };
@@ -281,7 +286,10 @@ fn every_declared_string_is_escaped() {
 
 #[test]
 fn the_same_input_gives_the_same_bytes() {
-    assert_eq!(review("sierra-health-distribution", "2026-Q4", "html"), review("sierra-health-distribution", "2026-Q4", "html"));
+    assert_eq!(
+        review("sierra-health-distribution", "2026-Q4", "html"),
+        review("sierra-health-distribution", "2026-Q4", "html")
+    );
 }
 
 // --- Headless Chromium -------------------------------------------------------------------
@@ -342,9 +350,8 @@ fn chromium_draws_the_review_in_the_partners_colours() {
         assert!(png.is_file(), "chromium wrote no screenshot: {}", text(&output.stderr));
         let image = png::decode(&std::fs::read(&png).expect("read png")).expect("a PNG chromium wrote");
         assert_eq!((image.width, image.height), (1200, 1600));
-        let brand = image.count(|(r, g, b)| {
-            r.abs_diff(color.0) <= 3 && g.abs_diff(color.1) <= 3 && b.abs_diff(color.2) <= 3
-        });
+        let brand =
+            image.count(|(r, g, b)| r.abs_diff(color.0) <= 3 && g.abs_diff(color.1) <= 3 && b.abs_diff(color.2) <= 3);
         let white = image.count(|p| p == (255, 255, 255));
         let share = brand * 1000 / image.pixels();
         // The header band alone is 1200 × ~130 pixels; with the cards, table headings and bars
@@ -427,7 +434,8 @@ mod png {
                     3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
                     4 => {
                         let p = i16::from(a) + i16::from(b) - i16::from(c);
-                        let (pa, pb, pc) = ((p - i16::from(a)).abs(), (p - i16::from(b)).abs(), (p - i16::from(c)).abs());
+                        let (pa, pb, pc) =
+                            ((p - i16::from(a)).abs(), (p - i16::from(b)).abs(), (p - i16::from(c)).abs());
                         if pa <= pb && pa <= pc {
                             a
                         } else if pb <= pc {
@@ -514,12 +522,15 @@ mod png {
         }
     }
 
-    const LENGTH_BASE: [u16; 29] =
-        [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
-    const LENGTH_EXTRA: [u32; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+    const LENGTH_BASE: [u16; 29] = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
+    ];
+    const LENGTH_EXTRA: [u32; 29] =
+        [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
     const DIST_BASE: [u16; 30] = [
-        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
-        8193, 12289, 16385, 24577,
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+        6145, 8193, 12289, 16385, 24577,
     ];
     const DIST_EXTRA: [u32; 30] =
         [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
@@ -590,9 +601,11 @@ mod png {
                 256 => return Ok(()),
                 _ => {
                     let i = symbol - 257;
-                    let len = usize::from(*LENGTH_BASE.get(i).ok_or("inflate: bad length")?) + bits.bits(LENGTH_EXTRA[i])? as usize;
+                    let len = usize::from(*LENGTH_BASE.get(i).ok_or("inflate: bad length")?)
+                        + bits.bits(LENGTH_EXTRA[i])? as usize;
                     let d = distances.decode(bits)? as usize;
-                    let distance = usize::from(*DIST_BASE.get(d).ok_or("inflate: bad distance")?) + bits.bits(DIST_EXTRA[d])? as usize;
+                    let distance = usize::from(*DIST_BASE.get(d).ok_or("inflate: bad distance")?)
+                        + bits.bits(DIST_EXTRA[d])? as usize;
                     let start = out.len().checked_sub(distance).ok_or("inflate: distance too far")?;
                     for k in 0..len {
                         out.push(out[start + k]);

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantry::commands::{self, bill, books, chart, export, report, report_html, report_md, report_prometheus, revenue as income};
+use tenantry::commands::{
+    self, bill, books, chart, export, report, report_html, report_md, report_prometheus, revenue as income,
+};
 use tenantry::shell::lease::LeaseSettings;
 use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
 use tenantry::{crdgen, input, planner, render};
@@ -591,19 +593,17 @@ fn review(args: ReportArgs) -> ExitCode {
     };
     let trends = match &args.prometheus {
         None => report::TrendsView::NotRequested,
-        Some(address) => {
-            match runtime.block_on(report_prometheus::fetch(address, &args.tenant, &period, now)) {
-                Ok(trends) => report::TrendsView::Measured(trends),
-                Err(report_prometheus::TrendsError::BadAddress(address)) => {
-                    eprintln!("error: {}", report_prometheus::TrendsError::BadAddress(address));
-                    return ExitCode::from(EXIT_USAGE);
-                }
-                Err(e) => {
-                    eprintln!("warning: {e}; the review is written without trends");
-                    report::TrendsView::Unavailable { reason: e.to_string() }
-                }
+        Some(address) => match runtime.block_on(report_prometheus::fetch(address, &args.tenant, &period, now)) {
+            Ok(trends) => report::TrendsView::Measured(trends),
+            Err(report_prometheus::TrendsError::BadAddress(address)) => {
+                eprintln!("error: {}", report_prometheus::TrendsError::BadAddress(address));
+                return ExitCode::from(EXIT_USAGE);
             }
-        }
+            Err(e) => {
+                eprintln!("warning: {e}; the review is written without trends");
+                report::TrendsView::Unavailable { reason: e.to_string() }
+            }
+        },
     };
     let review = report::review(&source, &period, now, trends);
     if let Some(note) = &review.tier.cadence_note {

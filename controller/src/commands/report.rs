@@ -263,9 +263,10 @@ pub fn from_plan(world: &World, plan: &Plan, name: &str) -> Result<Source, Sourc
     if let Some(status) = plan.tenants.get(name) {
         tenant.status = Some(status.clone());
     }
-    let partner = world.partners.iter().find(|p| p.name_any() == tenant.spec.partner_ref).cloned().ok_or_else(|| {
-        SourceError::NoPartner { tenant: name.to_string(), partner: tenant.spec.partner_ref.clone() }
-    })?;
+    let partner =
+        world.partners.iter().find(|p| p.name_any() == tenant.spec.partner_ref).cloned().ok_or_else(|| {
+            SourceError::NoPartner { tenant: name.to_string(), partner: tenant.spec.partner_ref.clone() }
+        })?;
     let tier = world.tiers.iter().find(|t| t.name_any() == tenant.spec.tier_ref).cloned();
     let namespace = tenant.spec.namespace_for(name);
     let mut workflows: Vec<Workflow> = world
@@ -288,8 +289,8 @@ pub fn from_plan(world: &World, plan: &Plan, name: &str) -> Result<Source, Sourc
 
 /// Loads `dir` as `tenantry plan` does, plans it at `now` and picks the tenant `name`.
 pub fn from_dir(dir: &Path, now: Timestamp, name: &str) -> Result<Source, SourceError> {
-    let loaded = input::load_dir(dir)
-        .map_err(|errors| SourceError::Input(errors.iter().map(ToString::to_string).collect()))?;
+    let loaded =
+        input::load_dir(dir).map_err(|errors| SourceError::Input(errors.iter().map(ToString::to_string).collect()))?;
     let plan = crate::planner::plan(&loaded.world, now);
     from_plan(&loaded.world, &plan, name)
 }
@@ -308,15 +309,16 @@ pub async fn from_cluster(name: &str) -> Result<Source, SourceError> {
         return Err(SourceError::NoTenant { tenant: name.to_string(), known: known.join(", ") });
     };
     let partner = Api::<Partner>::all(client.clone()).get_opt(&tenant.spec.partner_ref).await.map_err(cluster)?;
-    let partner = partner.ok_or_else(|| SourceError::NoPartner {
-        tenant: name.to_string(),
-        partner: tenant.spec.partner_ref.clone(),
-    })?;
+    let partner = partner
+        .ok_or_else(|| SourceError::NoPartner { tenant: name.to_string(), partner: tenant.spec.partner_ref.clone() })?;
     let tier = Api::<ServiceTier>::all(client.clone()).get_opt(&tenant.spec.tier_ref).await.map_err(cluster)?;
     let namespace =
         tenant.status.as_ref().and_then(|s| s.namespace.clone()).unwrap_or_else(|| tenant.spec.namespace_for(name));
-    let mut workflows =
-        Api::<Workflow>::namespaced(client.clone(), &namespace).list(&ListParams::default()).await.map_err(cluster)?.items;
+    let mut workflows = Api::<Workflow>::namespaced(client.clone(), &namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(cluster)?
+        .items;
     workflows.sort_by_key(|w| w.name_any());
     let mut records: Vec<BillingRecord> = Api::<BillingRecord>::all(client)
         .list(&ListParams::default())
@@ -787,8 +789,7 @@ pub fn review(source: &Source, period: &ReviewPeriod, at: Timestamp, trends: Tre
     // Bills and runs, month by month.
     let currency_code = source.partner.spec.currency.clone();
     let currency = Currency::new(&currency_code);
-    let by_month: BTreeMap<&str, &BillingRecord> =
-        source.records.iter().map(|r| (r.spec.period.as_str(), r)).collect();
+    let by_month: BTreeMap<&str, &BillingRecord> = source.records.iter().map(|r| (r.spec.period.as_str(), r)).collect();
     let mut bills = Vec::new();
     let mut credits = Vec::new();
     let mut runs_by_month = Vec::new();
@@ -883,14 +884,23 @@ mod tests {
     #[test]
     fn periods_cover_a_month_a_quarter_or_an_iso_week() {
         let november = period("2026-11");
-        assert_eq!((format_time(november.start), format_time(november.end)), ("2026-11-01T00:00:00Z".into(), "2026-12-01T00:00:00Z".into()));
+        assert_eq!(
+            (format_time(november.start), format_time(november.end)),
+            ("2026-11-01T00:00:00Z".into(), "2026-12-01T00:00:00Z".into())
+        );
         assert_eq!(november.title(), "November 2026");
         let q4 = period("2026-Q4");
-        assert_eq!((format_time(q4.start), format_time(q4.end)), ("2026-10-01T00:00:00Z".into(), "2027-01-01T00:00:00Z".into()));
+        assert_eq!(
+            (format_time(q4.start), format_time(q4.end)),
+            ("2026-10-01T00:00:00Z".into(), "2027-01-01T00:00:00Z".into())
+        );
         assert_eq!(q4.months().iter().map(ToString::to_string).collect::<Vec<_>>(), ["2026-10", "2026-11", "2026-12"]);
         assert_eq!(q4.title(), "Q4 2026 (October to December)");
         let w47 = period("2026-W47");
-        assert_eq!((format_time(w47.start), format_time(w47.end)), ("2026-11-16T00:00:00Z".into(), "2026-11-23T00:00:00Z".into()));
+        assert_eq!(
+            (format_time(w47.start), format_time(w47.end)),
+            ("2026-11-16T00:00:00Z".into(), "2026-11-23T00:00:00Z".into())
+        );
         assert_eq!(w47.title(), "Week 47 of 2026 (16 Nov 2026 to 22 Nov 2026)");
         assert_eq!(w47.to_string(), "2026-W47");
         // 2026 has 53 ISO weeks, the last from Monday 28 December 2026 to Sunday 3 January 2027.

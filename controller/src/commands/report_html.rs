@@ -54,7 +54,7 @@ pub fn grouped(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,7 +80,12 @@ fn column_chart(title: &str, values: &[(String, i64)], color: &str) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{t}" width="{W}" height="{H}" viewBox="0 0 {W} {H}"><title>{t}</title>"#,
         t = escape(title)
     );
-    let _ = write!(out, r#"<line x1="20" y1="{y}" x2="{x2}" y2="{y}" stroke="{LIGHT_GREY}"/>"#, y = H - BOTTOM, x2 = W - 20);
+    let _ = write!(
+        out,
+        r#"<line x1="20" y1="{y}" x2="{x2}" y2="{y}" stroke="{LIGHT_GREY}"/>"#,
+        y = H - BOTTOM,
+        x2 = W - 20
+    );
     let label_every = (values.len() / 12).max(1);
     for (i, (label, value)) in values.iter().enumerate() {
         let h = (i128::from((*value).max(0)) * i128::from(plot_h) / i128::from(max)) as i64;
@@ -301,7 +306,11 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
 
     // Summary cards.
     let adoption = review.adoption.basis_points.map_or_else(|| "—".to_string(), percent);
-    let attainment = review.sla.attainment.as_ref().map_or_else(|| "not measured yet".to_string(), |a| format!("{}%", a.availability));
+    let attainment = review
+        .sla
+        .attainment
+        .as_ref()
+        .map_or_else(|| "not measured yet".to_string(), |a| format!("{}%", a.availability));
     let _ = write!(
         out,
         r#"<section class="cards" id="summary">
@@ -330,7 +339,8 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
         runs = grouped(review.runs.total),
         with_runs = review.adoption.with_runs,
         scheduled = review.adoption.scheduled,
-        target = review.sla.availability_target.as_ref().map_or_else(|| "none".to_string(), |t| format!("{}%", escape(t))),
+        target =
+            review.sla.availability_target.as_ref().map_or_else(|| "none".to_string(), |t| format!("{}%", escape(t))),
         attainment = escape(&attainment),
     );
 
@@ -477,9 +487,8 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
     // Trends.
     out.push_str("<h2 id=\"trends\">Throughput and exceptions</h2>\n");
     match &review.trends {
-        TrendsView::NotRequested => out.push_str(
-            "<p class=\"muted\">No Prometheus address was given: trends are not part of this review.</p>\n",
-        ),
+        TrendsView::NotRequested => out
+            .push_str("<p class=\"muted\">No Prometheus address was given: trends are not part of this review.</p>\n"),
         TrendsView::Unavailable { reason } => {
             let _ = writeln!(
                 out,
@@ -523,11 +532,7 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
         }
     }
     out.push_str("</main>\n<footer>\n");
-    let _ = write!(
-        out,
-        "<p>{product} by {partner}.",
-        partner = escape(&brand.partner_display_name)
-    );
+    let _ = write!(out, "<p>{product} by {partner}.", partner = escape(&brand.partner_display_name));
     if let Some(email) = &brand.support_email {
         let _ = write!(out, " Support: <a href=\"mailto:{e}\">{e}</a>.", e = escape(email));
     }

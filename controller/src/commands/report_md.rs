@@ -121,7 +121,9 @@ pub fn render(review: &Review) -> String {
         out.push_str("```\n\n");
     }
     if review.period.kind == PeriodKind::Week {
-        out.push_str("Runs are counted per calendar month: the figures are those of the month(s) the week falls in.\n\n");
+        out.push_str(
+            "Runs are counted per calendar month: the figures are those of the month(s) the week falls in.\n\n",
+        );
     }
     let _ = writeln!(
         out,
@@ -198,15 +200,14 @@ pub fn render(review: &Review) -> String {
             out.push_str("No Prometheus address was given: trends are not part of this review.\n\n");
         }
         TrendsView::Unavailable { reason } => {
-            let _ = writeln!(out, "> Trends are not available: {}. The rest of the review is complete.\n", escape(reason));
+            let _ =
+                writeln!(out, "> Trends are not available: {}. The rest of the review is complete.\n", escape(reason));
         }
         TrendsView::Measured(trends) if trends.categories.is_empty() => {
             out.push_str("Prometheus holds no runner metrics for this tenant in the period.\n\n");
         }
         TrendsView::Measured(trends) => {
-            out.push_str(
-                "| Category | Items processed | Exceptions | Exception rate |\n|---|---:|---:|---:|\n",
-            );
+            out.push_str("| Category | Items processed | Exceptions | Exception rate |\n|---|---:|---:|---:|\n");
             for c in &trends.categories {
                 let _ = writeln!(
                     out,
@@ -231,12 +232,7 @@ pub fn render(review: &Review) -> String {
     }
 
     out.push_str("---\n\n");
-    let _ = write!(
-        out,
-        "{} by {}.",
-        escape(&brand.product_name),
-        escape(&brand.partner_display_name)
-    );
+    let _ = write!(out, "{} by {}.", escape(&brand.product_name), escape(&brand.partner_display_name));
     if let Some(email) = &brand.support_email {
         let _ = write!(out, " Support: {}.", escape(email));
     }

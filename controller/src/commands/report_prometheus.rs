@@ -236,12 +236,13 @@ async fn query_range(
     (start, end): (i64, i64),
 ) -> Result<BTreeMap<String, Vec<(i64, i64)>>, TrendsError> {
     let (host, port, prefix) = parse_address(address)?;
-    let path = format!(
-        "{prefix}/api/v1/query_range?query={}&start={start}&end={end}&step={STEP_SECONDS}",
-        encode(query)
-    );
+    let path =
+        format!("{prefix}/api/v1/query_range?query={}&start={start}&end={end}&step={STEP_SECONDS}", encode(query));
     let body = tokio::time::timeout(TIMEOUT, get(address, &host, port, &path)).await.map_err(|_| {
-        TrendsError::Unreachable { address: address.to_string(), reason: format!("no answer within {}s", TIMEOUT.as_secs()) }
+        TrendsError::Unreachable {
+            address: address.to_string(),
+            reason: format!("no answer within {}s", TIMEOUT.as_secs()),
+        }
     })??;
     parse_matrix(&body).map_err(|reason| TrendsError::BadAnswer { address: address.to_string(), reason })
 }
@@ -260,13 +261,15 @@ pub async fn fetch(address: &str, tenant: &str, period: &ReviewPeriod, at: Times
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn addresses_are_plain_http() {
         assert_eq!(parse_address("http://prom:9090").unwrap(), ("prom".into(), 9090, String::new()));
         assert_eq!(parse_address("http://prom/").unwrap(), ("prom".into(), 80, String::new()));
-        assert_eq!(parse_address("http://127.0.0.1:9/prometheus/").unwrap(), ("127.0.0.1".into(), 9, "/prometheus".into()));
+        assert_eq!(
+            parse_address("http://127.0.0.1:9/prometheus/").unwrap(),
+            ("127.0.0.1".into(), 9, "/prometheus".into())
+        );
         for bad in ["https://prom", "prom:9090", "http://", "http://u:p@prom", "http://prom:x"] {
             assert!(parse_address(bad).is_err(), "{bad}");
         }
@@ -306,28 +309,27 @@ mod tests {
         assert_eq!(range(&period, later), Some((start + STEP_SECONDS, period.end.as_second())));
     }
 
-    /// A fake Prometheus: answers each connection with the next canned response and
-    /// records the request lines it was sent.
-    async fn fake_prometheus(responses: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// A fake Prometheus on its own thread: answers each connection with the next canned
+    /// response and returns the request lines it was sent.
+    fn fake_prometheus(responses: Vec<String>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let handle = tokio::spawn(async move {
+        let handle = std::thread::spawn(move || {
             let mut requests = Vec::new();
             for response in responses {
-                let (mut socket, _) = listener.accept().await.unwrap();
-                let mut buffer = vec![0u8; 16 * 1024];
-                let mut read = 0;
-                while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = socket.read(&mut buffer[read..]).await.unwrap();
+                let (mut socket, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = socket.read(&mut buffer).unwrap();
                     if n == 0 {
                         break;
                     }
-                    read += n;
+                    request.extend_from_slice(&buffer[..n]);
                 }
-                let request = String::from_utf8_lossy(&buffer[..read]).to_string();
-                requests.push(request.lines().next().unwrap_or_default().to_string());
-                socket.write_all(response.as_bytes()).await.unwrap();
-                socket.shutdown().await.unwrap();
+                requests.push(String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string());
+                socket.write_all(response.as_bytes()).unwrap();
             }
             requests
         });
@@ -349,11 +351,11 @@ mod tests {
         let exceptions = r#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"category":"orderToCash"},"values":[[1793577600,"3"],[1793664000,"1"]]},
             {"metric":{"category":"financeCompliance"},"values":[[1793577600,"2"]]}]}}"#;
-        let (address, requests) = fake_prometheus(vec![ok(processed), ok(exceptions)]).await;
+        let (address, requests) = fake_prometheus(vec![ok(processed), ok(exceptions)]);
         let period: ReviewPeriod = "2026-11".parse().unwrap();
         let at: Timestamp = "2026-11-15T09:00:00Z".parse().unwrap();
         let trends = fetch(&address, "alpine-supply", &period, at).await.unwrap();
-        let requests = requests.await.unwrap();
+        let requests = requests.join().unwrap();
         assert_eq!(requests.len(), 2);
         assert!(requests[0].starts_with("GET /api/v1/query_range?query=sum%20by%20%28category%29"), "{requests:?}");
         assert!(requests[0].contains("tenantry_runner_items_processed_total%7Btenant%3D%22alpine-supply%22%7D"));
@@ -371,12 +373,12 @@ mod tests {
     async fn errors_say_what_went_wrong() {
         let period: ReviewPeriod = "2026-11".parse().unwrap();
         let at: Timestamp = "2026-11-15T09:00:00Z".parse().unwrap();
-        let (address, _) = fake_prometheus(vec![ok("this is not json")]).await;
+        let (address, _) = fake_prometheus(vec![ok("this is not json")]);
         let error = fetch(&address, "t", &period, at).await.unwrap_err();
         assert!(matches!(error, TrendsError::BadAnswer { .. }), "{error}");
         assert!(error.to_string().contains("not JSON"), "{error}");
         let (address, _) =
-            fake_prometheus(vec!["HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy".into()]).await;
+            fake_prometheus(vec!["HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy".into()]);
         let error = fetch(&address, "t", &period, at).await.unwrap_err();
         assert!(error.to_string().contains("503"), "{error}");
         // A port nothing listens on: bind one, then free it.
