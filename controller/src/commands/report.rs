@@ -920,6 +920,34 @@ mod tests {
     }
 
     #[test]
+    fn credits_on_the_bill_and_attainment_not_measured_yet() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+        let at: Timestamp = "2026-11-15T09:00:00Z".parse().unwrap();
+        let mut source = from_dir(&dir, at, "alpine-supply").unwrap();
+        let october = source.records.iter_mut().find(|r| r.spec.period == "2026-10").unwrap();
+        october.spec.line_items.push(crate::api::billing::LineItem {
+            layer: BillingLayer::Expansion,
+            description: "Service credit: availability below target".into(),
+            quantity_milli: 1_000,
+            unit_price: -50_000,
+            amount: -50_000,
+        });
+        let review = review(&source, &period("2026-Q4"), at, TrendsView::NotRequested);
+        assert_eq!(review.sla.availability_target.as_deref(), Some("99.95"));
+        assert_eq!(review.sla.attainment, None, "nothing measures availability yet");
+        assert_eq!(review.sla.credits.len(), 1, "the discount is not a credit: {:?}", review.sla.credits);
+        assert_eq!((review.sla.credits_total, review.sla.credits_total_formatted.as_str()), (-50_000, "-500.00"));
+        assert_eq!(review.bills.iter().map(|b| b.period.as_str()).collect::<Vec<_>>(), ["2026-10", "2026-11"]);
+        assert_eq!(
+            review.runs.by_month,
+            [("2026-10".into(), Some(3038)), ("2026-11".into(), Some(1407)), ("2026-12".into(), None)]
+        );
+        assert!(!review.period.complete);
+        assert_eq!(review.tier.cadence, Some(PeriodKind::Week));
+        assert!(review.tier.cadence_note.is_some());
+    }
+
+    #[test]
     fn colours_are_validated() {
         assert_eq!(brand_color(Some("#0b4f6c")), "#0B4F6C");
         assert_eq!(brand_color(Some("red;}")), DEFAULT_COLOR);
