@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantry::commands::{self, bill, books, chart, export, revenue as income};
+use tenantry::commands::{
+    self, bill, books, chart, export, report, report_html, report_md, report_prometheus, revenue as income,
+};
 use tenantry::shell::lease::LeaseSettings;
 use tenantry::shell::operator::{self, ControllerOptions, RunOptions};
 use tenantry::{crdgen, gate, input, planner, render};
@@ -91,6 +93,60 @@ enum Command {
     /// read, 2 usage error.
     #[command(verbatim_doc_comment)]
     Revenue(RevenueArgs),
+    /// Print a client's business review for one reporting period, in its partner's brand.
+    ///
+    /// Workflows and their phases, runs and failures, adoption, service levels and credits,
+    /// the bills of the months the period touches and, with --prometheus, throughput and
+    /// exceptions per workflow category from the runners' metrics. HTML (one self-contained
+    /// page, charts as inline SVG) or Markdown. Periods, in UTC: a month (2026-11), a quarter
+    /// (2026-Q4) or an ISO week (2026-W47); the tier's sla.reportingCadence says which the
+    /// client is promised. See docs/report.md.
+    ///
+    /// Examples:
+    ///   tenantry report examples/gitops --tenant alpine-supply --period 2026-10 --at 2026-11-15T09:00:00Z > review.html
+    ///   tenantry report --cluster --tenant alpine-supply --period 2026-W47 --prometheus http://prometheus.monitoring:9090
+    ///   tenantry report --cluster --tenant sierra-health-distribution --period 2026-Q4 -o md
+    ///
+    /// Exit codes: 0 printed (also when Prometheus could not be read: the review says so and
+    /// a warning goes to stderr), 1 invalid input, unknown tenant or partner, or the cluster
+    /// could not be read, 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Directory of YAML manifests, planned at --at.
+    #[arg(required_unless_present = "cluster", conflicts_with = "cluster")]
+    dir: Option<PathBuf>,
+    /// Read the tenant, its partner, tier, workflows and BillingRecords from the current
+    /// kubeconfig's cluster (read-only).
+    #[arg(long)]
+    cluster: bool,
+    /// Instant of the review (RFC 3339); defaults to now. A directory is planned at it; a
+    /// period not over by then is reviewed up to it.
+    #[arg(long)]
+    at: Option<String>,
+    /// The tenant reviewed.
+    #[arg(long)]
+    tenant: String,
+    /// The period: a month (2026-11), a quarter (2026-Q4) or an ISO week (2026-W47).
+    #[arg(long)]
+    period: String,
+    /// Prometheus address (http://host:port) to read the runners' throughput and exceptions from.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportOutput::Html)]
+    output: ReportOutput,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportOutput {
+    /// One self-contained HTML page.
+    Html,
+    /// Markdown.
+    Md,
 }
 
 /// Where the billing commands read records from.
@@ -263,6 +319,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Bill(args) => bill(args),
         Command::Revenue(args) => revenue(args),
+        Command::Report(args) => review(args),
     }
 }
 
@@ -526,4 +583,73 @@ fn revenue(args: RevenueArgs) -> ExitCode {
 
 fn partner_names(reports: &[income::PartnerRevenue]) -> String {
     reports.iter().map(|r| r.partner.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn review(args: ReportArgs) -> ExitCode {
+    let period = match args.period.parse::<report::ReviewPeriod>() {
+        Ok(period) => period,
+        Err(e) => {
+            eprintln!("error: --period: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let now = match commands::instant(args.at.as_deref()) {
+        Ok(now) => now,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = match args.dir.as_ref().filter(|_| !args.cluster) {
+        Some(dir) if !dir.is_dir() => {
+            eprintln!("error: '{}' is not a directory", dir.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Some(dir) => report::from_dir(dir, now, &args.tenant),
+        None => runtime.block_on(report::from_cluster(&args.tenant)),
+    };
+    let source = match source {
+        Ok(source) => source,
+        Err(report::SourceError::Input(errors)) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            eprintln!("{} input error(s); no review was written", errors.len());
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    let trends = match &args.prometheus {
+        None => report::TrendsView::NotRequested,
+        Some(address) => match runtime.block_on(report_prometheus::fetch(address, &args.tenant, &period, now)) {
+            Ok(trends) => report::TrendsView::Measured(trends),
+            Err(report_prometheus::TrendsError::BadAddress(address)) => {
+                eprintln!("error: {}", report_prometheus::TrendsError::BadAddress(address));
+                return ExitCode::from(EXIT_USAGE);
+            }
+            Err(e) => {
+                eprintln!("warning: {e}; the review is written without trends");
+                report::TrendsView::Unavailable { reason: e.to_string() }
+            }
+        },
+    };
+    let review = report::review(&source, &period, now, trends);
+    if let Some(note) = &review.tier.cadence_note {
+        eprintln!("note: {note}");
+    }
+    match args.output {
+        ReportOutput::Html => print!("{}", report_html::render(&review)),
+        ReportOutput::Md => print!("{}", report_md::render(&review)),
+    }
+    ExitCode::SUCCESS
 }

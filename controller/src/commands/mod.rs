@@ -10,6 +10,10 @@ pub mod books;
 pub mod chart;
 pub mod csv;
 pub mod export;
+pub mod report;
+pub mod report_html;
+pub mod report_md;
+pub mod report_prometheus;
 pub mod revenue;
 
 use jiff::Timestamp;
