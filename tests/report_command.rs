@@ -78,7 +78,10 @@ fn the_review_carries_the_brand_and_the_figures() {
     assert!(html.contains("Business review for Alpine Supply GmbH, October 2026"));
     // October is closed: Intelligence Plus 7990.00 + 6 workflows × 199.00, less 10 %.
     assert!(html.contains("8265.60 EUR"), "the month's bill");
-    assert!(html.contains("99.95%") && html.contains("not measured yet"), "the SLA target, attainment to come");
+    assert!(
+        html.contains("99.95%") && html.contains("not measured for this period"),
+        "the SLA target; no status.sla for October"
+    );
     assert!(html.contains("6 of 7"), "price-sync is blocked by governance");
     assert!(html.contains("3,038"), "October's runs");
     assert!(html.contains("100.0%") && html.contains("5 of 5 scheduled workflows ran"));

@@ -658,12 +658,19 @@ fn is_credit(layer: &str, amount: i64) -> bool {
 
 /// The measured availability of the tenant over the period, once something measures it.
 ///
-/// This is the one place the SLA figure comes from: when tenants' or workflows' statuses
-/// carry a measured availability, read it from `source` here and every renderer shows it
-/// (with whether it meets the target). Until then it is `None` and the review says
-/// "not measured yet".
-pub fn measured_attainment(_source: &Source, _period: &ReviewPeriod, _target: Option<&str>) -> Option<Attainment> {
-    None
+/// The one place the SLA figure comes from: the tenant's `status.sla`, which the operator
+/// measures for the current month (its lowest workflow's attainment against the tier's
+/// target, in thousandths of a percent). A review of a period inside that month shows it;
+/// any other period has no measured figure on the tenant (a closed month's breach shows as
+/// its credit line) and the review says "not measured".
+pub fn measured_attainment(source: &Source, period: &ReviewPeriod, _target: Option<&str>) -> Option<Attainment> {
+    let sla = source.tenant.status.as_ref()?.sla.as_ref()?;
+    let months = period.months();
+    if months.len() != 1 || months.first().map(ToString::to_string).as_deref() != Some(sla.period.as_str()) {
+        return None;
+    }
+    let pcm = sla.attainment_pcm?;
+    Some(Attainment { availability: format!("{}.{:03}", pcm / 1000, pcm % 1000), met: !sla.breached })
 }
 
 fn in_span(text: &str, period: &ReviewPeriod) -> bool {
@@ -934,7 +941,7 @@ mod tests {
         });
         let review = review(&source, &period("2026-Q4"), at, TrendsView::NotRequested);
         assert_eq!(review.sla.availability_target.as_deref(), Some("99.95"));
-        assert_eq!(review.sla.attainment, None, "nothing measures availability yet");
+        assert_eq!(review.sla.attainment, None, "a quarter has no measured figure on the tenant");
         assert_eq!(review.sla.credits.len(), 1, "the discount is not a credit: {:?}", review.sla.credits);
         assert_eq!((review.sla.credits_total, review.sla.credits_total_formatted.as_str()), (-50_000, "-500.00"));
         assert_eq!(review.bills.iter().map(|b| b.period.as_str()).collect::<Vec<_>>(), ["2026-10", "2026-11"]);
@@ -945,6 +952,28 @@ mod tests {
         assert!(!review.period.complete);
         assert_eq!(review.tier.cadence, Some(PeriodKind::Week));
         assert!(review.tier.cadence_note.is_some());
+    }
+
+    #[test]
+    fn the_measured_attainment_of_the_month_is_the_tenants() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+        let at: Timestamp = "2026-11-15T09:00:00Z".parse().unwrap();
+        let mut source = from_dir(&dir, at, "alpine-supply").unwrap();
+        let status = source.tenant.status.get_or_insert_with(Default::default);
+        status.sla = Some(crate::api::tenant::SlaAttainment {
+            period: "2026-11".into(),
+            target_pcm: Some(99_950),
+            attainment_pcm: Some(99_807),
+            measure: Some("availability".into()),
+            achieved: 0,
+            expected: 0,
+            workflow: Some("order-routing".into()),
+            breached: true,
+        });
+        let november = review(&source, &period("2026-11"), at, TrendsView::NotRequested);
+        assert_eq!(november.sla.attainment, Some(Attainment { availability: "99.807".into(), met: false }));
+        let october = review(&source, &period("2026-10"), at, TrendsView::NotRequested);
+        assert_eq!(october.sla.attainment, None, "the status measures the current month only");
     }
 
     #[test]

@@ -310,7 +310,7 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
         .sla
         .attainment
         .as_ref()
-        .map_or_else(|| "not measured yet".to_string(), |a| format!("{}%", a.availability));
+        .map_or_else(|| "not measured for this period".to_string(), |a| format!("{}%", a.availability));
     let _ = write!(
         out,
         r#"<section class="cards" id="summary">
@@ -410,7 +410,7 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
         review.sla.availability_target.as_ref().map_or_else(|| "none".to_string(), |t| format!("{}%", escape(t))),
         match &review.sla.attainment {
             Some(a) => format!("{}% ({})", escape(&a.availability), if a.met { "met" } else { "missed" }),
-            None => "not measured yet".to_string(),
+            None => "not measured for this period".to_string(),
         },
         review.sla.exception_response_minutes.map_or_else(|| "—".to_string(), |m| format!("within {m} minutes")),
         match review.tier.cadence {

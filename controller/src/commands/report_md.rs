@@ -143,7 +143,7 @@ pub fn render(review: &Review) -> String {
         "| Attainment | {} |",
         match &review.sla.attainment {
             Some(a) => format!("{}% ({})", escape(&a.availability), if a.met { "met" } else { "missed" }),
-            None => "not measured yet".to_string(),
+            None => "not measured for this period".to_string(),
         }
     );
     let _ = writeln!(
