@@ -87,7 +87,7 @@ fn the_review_carries_the_brand_and_the_figures() {
     assert!(html.contains("100.0%") && html.contains("5 of 5 scheduled workflows ran"));
     assert!(!html.contains("still running"), "October is over on 15 November");
     let md = review("alpine-supply", "2026-10", "md");
-    for figure in ["8265.60 EUR", "99.95%", "6 of 7", "3,038", "not measured yet"] {
+    for figure in ["8265.60 EUR", "99.95%", "6 of 7", "3,038", "not measured for this period"] {
         assert!(md.contains(figure), "the Markdown has {figure}");
     }
     // November is open: amounts so far, with the estimate; month-end-reconciliation has not run yet.
