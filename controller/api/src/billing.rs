@@ -153,6 +153,9 @@ pub enum BillingLayer {
     /// A service credit for a month that ended below the tier's availability target, as a
     /// negative amount (docs/sla.md).
     SlaCredit,
+    /// A correction declared on the tenant (`spec.billingAdjustments`), often of a closed
+    /// month: a credit (negative) or a charge.
+    Adjustment,
 }
 
 /// One charge on a bill.

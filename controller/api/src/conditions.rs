@@ -55,6 +55,9 @@ pub mod reason {
     pub const TIER_INVALID: &str = "TierInvalid";
     /// Tenant: its billing history in the status cannot be read or priced.
     pub const INVALID_HISTORY: &str = "InvalidHistory";
+    /// Tenant (`Billing=False`): a billing adjustment names a month whose record is already
+    /// Closed (or no month at all); no record carries it.
+    pub const ADJUSTMENT_REFUSED: &str = "AdjustmentRefused";
     /// Tenant or workflow (`SLABreached=True`): the month's attainment is below the target.
     pub const BELOW_TARGET: &str = "BelowTarget";
     /// Tenant or workflow (`SLABreached=False`): the month's attainment meets the target.

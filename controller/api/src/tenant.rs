@@ -47,6 +47,11 @@ pub struct TenantSpec {
     /// Commercial terms of the client's contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<Contract>,
+    /// Corrections to what the client is billed: each is one `adjustment` line on the record
+    /// of its `period`, never a change to a closed record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub billing_adjustments: Vec<BillingAdjustment>,
     /// Systems the client connects (ERP, storefronts, WMS...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
@@ -61,6 +66,30 @@ impl TenantSpec {
             None => format!("tenant-{tenant_name}"),
         }
     }
+}
+
+/// A correction to a tenant's bills: a credit (negative) or a charge (positive) billed as its
+/// own line on the record of `period`. A closed month is corrected this way, in a later
+/// month's record, because a closed record is never rewritten.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingAdjustment {
+    /// Unique within the tenant (`goodwill-2026-10-outage`); named on the line.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// The month (`2026-11`, UTC) whose record carries the line: one not closed yet.
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub period: String,
+    /// Amount in minor units of the partner's currency: negative credits the client.
+    #[schemars(range(min = -1_000_000_000_000i64, max = 1_000_000_000_000i64))]
+    pub amount: i64,
+    /// Why, as the invoice line says it.
+    #[schemars(length(min = 1, max = 256))]
+    pub description: String,
+    /// The closed month it corrects (`2026-10`), if any: said on the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$"))]
+    pub corrects: Option<String>,
 }
 
 /// Commercial terms of a tenant's contract.

@@ -84,6 +84,9 @@ impl TenantResolution<'_> {
         }
         if let Some(problem) = &billing.problem {
             conditions.set(BILLING, ConditionStatus::False, reason::INVALID_HISTORY, problem.to_string());
+        } else if !billing.refused_adjustments.is_empty() {
+            let message = billing.refused_adjustments.join("; ");
+            conditions.set(BILLING, ConditionStatus::False, reason::ADJUSTMENT_REFUSED, message);
         }
 
         let first_value_time = previous

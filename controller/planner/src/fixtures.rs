@@ -76,6 +76,7 @@ pub fn tenant(name: &str, partner: &str, tier: &str) -> Tenant {
             region: "eu-west-1".into(),
             suspended: false,
             contract: None,
+            billing_adjustments: vec![],
             connected_systems: vec![ConnectedSystem {
                 name: "shop".into(),
                 type_: SystemType::Storefront,

@@ -57,6 +57,22 @@ pub struct Usage {
     pub discount_percent: i64,
     /// A service credit, for a closed month that ended below a credit band.
     pub credit: Option<Credit>,
+    /// Corrections declared for the period, each its own line, after the discount and the
+    /// credit (neither applies to them).
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// A correction billed on the period's record (`spec.billingAdjustments`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjustment {
+    /// Its name on the tenant.
+    pub name: String,
+    /// Why.
+    pub description: String,
+    /// Minor units; negative credits the client.
+    pub amount: i64,
+    /// The month it corrects, if any.
+    pub corrects: Option<String>,
 }
 
 /// A service credit: a share of the month's platform fee (docs/sla.md).
@@ -122,6 +138,16 @@ pub fn bill(period: Period, usage: &Usage) -> Bill {
             });
         }
     }
+    for adjustment in &usage.adjustments {
+        let corrects = adjustment.corrects.as_ref().map(|month| format!(", corrects {month}")).unwrap_or_default();
+        lines.push(LineItem {
+            layer: BillingLayer::Adjustment,
+            description: format!("{} (adjustment {}{corrects})", adjustment.description, adjustment.name),
+            quantity_milli: 1_000,
+            unit_price: adjustment.amount,
+            amount: adjustment.amount,
+        });
+    }
     let total = lines.iter().map(|l| l.amount).sum();
     Bill { lines, total }
 }
@@ -141,6 +167,7 @@ pub fn estimate(period: Period, usage: &Usage, now: Timestamp) -> Bill {
         runs: usage.runs,
         discount_percent: usage.discount_percent,
         credit: usage.credit,
+        adjustments: usage.adjustments.clone(),
     };
     bill(period, &projected)
 }
@@ -555,6 +582,7 @@ mod tests {
                 runs: 0,
                 discount_percent: discount,
                 credit: None,
+                adjustments: vec![],
             };
             let mut points: Vec<Timestamp> = cuts.iter().map(|s| period.start() + jiff::SignedDuration::from_secs(*s)).collect();
             points.push(period.start());

@@ -40,6 +40,8 @@ pub struct TenantAccount<'a> {
     pub deleted_at: Option<Timestamp>,
     /// Runs of its scheduled workflows per month.
     pub usage: &'a [MonthlyUsage],
+    /// Corrections declared on the tenant (`spec.billingAdjustments`).
+    pub adjustments: &'a [tenantry_api::tenant::BillingAdjustment],
     /// Its declared workflows' requests and triggers now: what spans recorded before those
     /// were kept are costed with.
     pub workflows: &'a BTreeMap<String, WorkflowFacts>,
@@ -171,6 +173,49 @@ pub fn closed_through(
     }
 }
 
+/// The tenant's adjustments billed on `period`'s record, in name order.
+fn adjustments_of(account: &TenantAccount<'_>, period: Period) -> Vec<ledger::Adjustment> {
+    let mut adjustments: Vec<ledger::Adjustment> = account
+        .adjustments
+        .iter()
+        .filter(|adjustment| adjustment.period.parse::<Period>().ok() == Some(period))
+        .map(|adjustment| ledger::Adjustment {
+            name: adjustment.name.clone(),
+            description: adjustment.description.clone(),
+            amount: adjustment.amount,
+            corrects: adjustment.corrects.clone(),
+        })
+        .collect();
+    adjustments.sort_by(|a, b| a.name.cmp(&b.name));
+    adjustments
+}
+
+/// Adjustments that no record will carry, each with why: a period that does not parse, or a
+/// month whose record is Closed without the adjustment's line (a closed record is never
+/// rewritten: the correction belongs in a month still open).
+pub fn refused_adjustments(account: &TenantAccount<'_>, existing: &BTreeMap<String, BillingRecord>) -> Vec<String> {
+    let mut refused = Vec::new();
+    for adjustment in account.adjustments {
+        let field = format!("spec.billingAdjustments[{}]", adjustment.name);
+        let Ok(period) = adjustment.period.parse::<Period>() else {
+            refused.push(format!("{field}.period '{}' is not a month (YYYY-MM)", adjustment.period));
+            continue;
+        };
+        let record = existing.get(&record_name_for(account, period, existing)).filter(|r| is_closed(r));
+        let closed_without = record.is_some_and(|record| {
+            let marker = format!("(adjustment {}", adjustment.name);
+            !record.spec.line_items.iter().any(|line| line.description.contains(&marker))
+        });
+        let closed_before = record.is_none() && account.closed_through.is_some_and(|through| period <= through);
+        if closed_without || closed_before {
+            refused.push(format!(
+                "{field}.period {period} is closed and its record is never rewritten: bill the correction in a month still open (with corrects: {period})"
+            ));
+        }
+    }
+    refused
+}
+
 fn record(
     account: &TenantAccount<'_>,
     prices: &impl Fn(&str) -> Option<TierPrices>,
@@ -212,6 +257,7 @@ fn record(
         runs,
         discount_percent: account.discount_percent,
         credit,
+        adjustments: adjustments_of(account, period),
     };
     let level_of = |tier: &str| prices(tier).map(|p| p.level);
     let consumption = consumption(account, level_of, period, until, usage.runs)?;
@@ -489,6 +535,7 @@ mod tests {
             workflow_activity: activity,
             deleted_at: None,
             usage: &[],
+            adjustments: &[],
             workflows: &NO_WORKFLOWS,
             closed_through: None,
             runs_pending: false,
@@ -545,6 +592,53 @@ mod tests {
             serde_json::to_value(&closed_early).unwrap(),
             serde_json::to_value(&closed_late).unwrap(),
             "a down operator closes the same record later"
+        );
+    }
+
+    fn adjustment(name: &str, period: &str, amount: i64) -> tenantry_api::tenant::BillingAdjustment {
+        tenantry_api::tenant::BillingAdjustment {
+            name: name.into(),
+            period: period.into(),
+            amount,
+            description: "Goodwill for the ERP outage".into(),
+            corrects: Some("2026-10".into()),
+        }
+    }
+
+    #[test]
+    fn an_adjustment_is_its_own_line_on_an_open_month_and_a_closed_month_refuses_it() {
+        let history = history();
+        let now = at("2026-11-21T00:00:00Z");
+        let adjustments = vec![adjustment("goodwill", "2026-11", -2_500), adjustment("late", "2026-10", -100)];
+        let adjusted = TenantAccount { discount_percent: 10, adjustments: &adjustments, ..account(&history, &[]) };
+        let planned = records(&adjusted, prices, &BTreeMap::new(), ClosingRules::default(), now).unwrap();
+        // November: 30000 of platform, less 10 % (the adjustment is not discounted), then −25.00.
+        let november = &planned[1];
+        let last = november.spec.line_items.last().unwrap();
+        assert_eq!((last.layer, last.amount), (tenantry_api::billing::BillingLayer::Adjustment, -2_500));
+        assert_eq!(last.description, "Goodwill for the ERP outage (adjustment goodwill, corrects 2026-10)");
+        assert_eq!(november.spec.total, 30_000 - 3_000 - 2_500);
+        assert_eq!(november.spec.total, november.spec.line_items.iter().map(|l| l.amount).sum::<i64>());
+        assert_eq!(november.status.as_ref().unwrap().estimated_month_total, Some(50_000 - 5_000 - 2_500));
+        // October closes now, with its own adjustment: computed in the same pass, it carries it.
+        assert_eq!(planned[0].spec.line_items.last().map(|l| l.amount), Some(-100));
+        assert!(refused_adjustments(&adjusted, &BTreeMap::new()).is_empty());
+
+        // October was observed Closed without that line: it is never rewritten; refused.
+        let mut closed = planned[0].clone();
+        closed.spec.line_items.pop();
+        let existing = BTreeMap::from([("shop-2026-10".to_string(), closed)]);
+        let refused = refused_adjustments(&adjusted, &existing);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].starts_with("spec.billingAdjustments[late].period 2026-10 is closed"), "{}", refused[0]);
+        let again = records(&adjusted, prices, &existing, ClosingRules::default(), now).unwrap();
+        assert_eq!(again.len(), 1, "the closed record is not written again");
+
+        let bad = vec![adjustment("typo", "2026-13", 1)];
+        let refused = refused_adjustments(&TenantAccount { adjustments: &bad, ..account(&history, &[]) }, &existing);
+        assert_eq!(
+            refused,
+            vec!["spec.billingAdjustments[typo].period '2026-13' is not a month (YYYY-MM)".to_string()]
         );
     }
 

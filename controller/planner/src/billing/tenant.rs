@@ -33,6 +33,8 @@ pub struct TenantBilling {
     pub records: Vec<BillingRecord>,
     /// Why no record could be computed, naming the field at fault.
     pub problem: Option<HistoryProblem>,
+    /// Adjustments no record will carry, each naming its field and why.
+    pub refused_adjustments: Vec<String>,
     /// `status.unavailability`, with this observation.
     pub unavailability: Vec<Unavailability>,
     /// The current month's attainment against the tier's target (`status.sla`).
@@ -123,6 +125,7 @@ pub fn plan(
         workflow_activity: &previous.workflow_activity,
         deleted_at: tenant.tenant.metadata.deletion_timestamp.as_ref().map(|t| t.0),
         usage: &previous.usage,
+        adjustments: &tenant.tenant.spec.billing_adjustments,
         workflows: &current,
         closed_through: previous.billing_closed_through.as_deref().and_then(|p| p.parse::<Period>().ok()),
         runs_pending,
@@ -191,6 +194,7 @@ pub fn plan(
             Err(problem) => (Vec::new(), Some(problem)),
         },
     };
+    let refused_adjustments = records::refused_adjustments(&account, &existing);
     TenantBilling {
         tier_history,
         workflow_activity,
@@ -199,6 +203,7 @@ pub fn plan(
         closed_through: closed_through.map(|p| p.to_string()),
         records,
         problem,
+        refused_adjustments,
         unavailability,
         sla: tenant_sla,
         workflow_sla,
@@ -612,6 +617,7 @@ mod tests {
             workflow_activity: &[],
             deleted_at: None,
             usage: &[],
+            adjustments: &[],
             workflows: &workflows,
             closed_through: None,
             runs_pending: false,
