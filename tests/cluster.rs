@@ -1946,7 +1946,9 @@ async fn an_image_registry_policy_scales_a_running_workflow_to_zero_and_back() {
 #[tokio::test]
 #[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
 async fn a_deployment_scaled_away_breaches_the_sla_and_the_closed_month_carries_the_credit() {
-    with_fleet("sla", Tier::Basic, |fleet, _| async move {
+    // Figures are measured up to the last refresh step (at most an hour): a short one here.
+    let rules = tenantry::planner::ClosingRules { refresh: jiff::SignedDuration::from_secs(2), ..Default::default() };
+    with_fleet_billing("sla", Tier::Basic, rules, |fleet, _| async move {
         use tenantry::planner::billing::Period;
         let tiers: Api<ServiceTier> = Api::all(fleet.client.clone());
         let sla = json!({"spec": {"sla": {"availabilityTarget": "99.5", "exceptionResponseMinutes": 60,

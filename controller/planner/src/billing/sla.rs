@@ -173,6 +173,16 @@ pub struct SlaHistory<'a> {
     pub schedules: &'a BTreeMap<String, Schedule>,
 }
 
+/// The instant figures are measured up to at `now`: the last multiple (since the Unix
+/// epoch) of the billing refresh interval, or of an hour when that is longer. A steady
+/// tenant's figures, and so its status, change once per step, not on every reconcile (a
+/// restarted operator writes nothing to an unchanged fleet).
+pub fn measured_until(now: Timestamp, refresh: jiff::SignedDuration) -> Timestamp {
+    let step = refresh.as_secs().clamp(1, 3_600);
+    let seconds = now.as_second();
+    Timestamp::from_second(seconds - seconds.rem_euclid(step)).unwrap_or(now)
+}
+
 /// Each workflow's figure for `period` up to `until`; for scheduled workflows only the runs
 /// due before `due_by` are expected (an open month gives a run time to finish). Workflows
 /// with nothing expected have no figure.

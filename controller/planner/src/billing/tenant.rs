@@ -174,8 +174,11 @@ pub fn plan(
         usage: &runs.usage,
         schedules: &schedules,
     };
+    // Measured up to the same refresh floor the open record is billed to, so a steady tenant's
+    // status (and its SLA figures) change once per refresh interval, not on every reconcile.
     // A run due in the last grace period may still be running: it is expected once that passed.
-    let figures = sla::figures(&history, period, now, now - rules.grace);
+    let measured_until = sla::measured_until(now, rules.refresh);
+    let figures = sla::figures(&history, period, measured_until, measured_until - rules.grace);
     let workflow_sla: BTreeMap<String, SlaAttainment> =
         figures.iter().map(|(name, figure)| (name.clone(), figure.status(period, target, None))).collect();
     let tenant_sla = match sla::lowest(&figures) {
@@ -710,14 +713,33 @@ mod tests {
     }
 
     #[test]
+    fn a_steady_tenants_status_changes_once_an_hour_not_on_every_reconcile() {
+        let mut world = with_sla(fixtures::fleet());
+        world.billing.refresh = jiff::SignedDuration::from_hours(1);
+        deployment(&mut world, true);
+        observe(&mut world, "2026-11-10T12:00:00Z");
+        observe(&mut world, "2026-11-10T12:05:00Z");
+        let settled = world.tenants[0].status.clone();
+        // Reconciled again and again within the hour, nothing changed: the same status, so
+        // nothing to write (a restarted operator writes nothing to an unchanged fleet).
+        for now in ["2026-11-10T12:06:00Z", "2026-11-10T12:31:17Z", "2026-11-10T12:59:59Z"] {
+            observe(&mut world, now);
+            assert_eq!(world.tenants[0].status, settled, "status moved at {now}");
+        }
+        observe(&mut world, "2026-11-10T13:00:00Z");
+        assert_ne!(world.tenants[0].status, settled, "the next hour's figures");
+    }
+
+    #[test]
     fn availability_counts_the_active_time_after_rollout_and_a_closed_breach_earns_its_credit() {
         let mut world = with_sla(fixtures::fleet());
         an_unavailable_november(&mut world, &[]);
         observe(&mut world, "2026-11-26T00:01:00Z");
-        // Should have run: from 00:10 on the 1st to the 20th, and from 00:01 on the 25th to now
-        // (the rollouts after a start are not counted): 19 days less 10 minutes, and a day.
+        // Should have run: from 00:10 on the 1st to the 20th, and from 00:01 on the 25th to the
+        // last full hour, 00:00 on the 26th (the rollouts after a start are not counted): 19
+        // days less 10 minutes, and a day less a minute.
         let sla = sla_of(&world);
-        let expected = 20 * 86_400 - 600;
+        let expected = 20 * 86_400 - 600 - 60;
         assert_eq!((sla.expected, sla.achieved), (expected, expected - 25_920));
         assert_eq!(sla.attainment_pcm, Some(98_499), "98.4995 %, rounded down");
         assert!(sla.breached);
@@ -808,11 +830,13 @@ mod tests {
         observe(&mut world, "2026-11-01T00:00:00Z");
         jobs_until(&mut world, "2026-11-07T23:40:00Z", &all);
         observe(&mut world, "2026-11-07T23:40:00Z");
-        // Due by 22:40 (an hour's grace for the runs in flight): 1,000 runs from 00:00 on the 1st.
+        // Measured to the last full hour (23:00), less an hour's grace for the runs in flight:
+        // due by 22:00, 996 runs from 00:00 on the 1st; 999 succeeded so far (the later ones
+        // included), capped at the 996 due.
         let sla = sla_of(&world);
-        assert_eq!((sla.measure.as_deref(), sla.achieved, sla.expected), (Some("runs"), 999, 1_000));
-        assert_eq!(sla.attainment_pcm, Some(99_900));
-        assert!(!sla.breached, "99.9 % meets 99.9 %");
+        assert_eq!((sla.measure.as_deref(), sla.achieved, sla.expected), (Some("runs"), 996, 996));
+        assert_eq!(sla.attainment_pcm, Some(100_000));
+        assert!(!sla.breached);
         // Paused for a day: the runs it should not have started are not expected.
         world.workflows[0].spec.paused = true;
         observe(&mut world, "2026-11-08T00:00:00Z");
