@@ -31,7 +31,7 @@ fn walk(value: &serde_yaml::Value, prefix: &str, paths: &mut Vec<(String, bool)>
 
 /// The path itself or the nearest of its prefixes (`resources` for `resources.limits.cpu`)
 /// that `is` accepts.
-fn covered_by<'a>(path: &'a str, is: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn covered_by(path: &str, is: impl Fn(&str) -> bool) -> Option<&str> {
     let mut candidate = path;
     loop {
         if is(candidate) {
