@@ -93,6 +93,7 @@ const TABLE_COLUMNS: &[&str] = &[
     "NRR",
     "GRR",
     "BILLED",
+    "CREDITS",
     "MARGIN",
     "MARGIN%",
     "ADOPTION",
@@ -122,6 +123,7 @@ fn table_row(month: &MonthRevenue, currency: &Currency) -> Vec<String> {
         ratio(month.nrr_bp),
         ratio(month.grr_bp),
         money(month.billed),
+        if month.credits == 0 { "·".to_string() } else { money(month.credits) },
         month.gross_margin.map_or_else(|| "-".to_string(), money),
         ratio(month.gross_margin_bp),
         ratio(month.adoption_bp),
@@ -217,6 +219,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "deployed_workflows",
     "adopted_workflows",
     "adoption_bp",
+    "credits",
 ];
 
 /// Every partner's months as CSV.
@@ -253,6 +256,7 @@ pub fn to_csv(reports: &[PartnerRevenue]) -> String {
                 optional(m.adoption.as_ref().map(|a| i64::from(a.deployed))),
                 optional(m.adoption.as_ref().map(|a| i64::from(a.with_recent_run))),
                 optional(m.adoption_bp),
+                m.credits.to_string(),
             ]);
             out.push_str(&csv::row(&fields));
         }
@@ -305,6 +309,37 @@ mod tests {
         world.billing_records.push(closed.clone());
         let books = books::from_plan(&world, &crate::planner::Plan::default());
         assert_eq!(books.records, vec![closed]);
+    }
+
+    #[test]
+    fn service_credits_have_their_own_column() {
+        let mut books = example_books();
+        let loop_october = books
+            .records
+            .iter_mut()
+            .find(|r| r.spec.partner_ref == "loop-automation" && r.spec.period == "2026-10")
+            .expect("a Loop record of October");
+        loop_october.spec.line_items.push(crate::api::billing::LineItem {
+            layer: crate::api::billing::BillingLayer::SlaCredit,
+            description: "Service credit".into(),
+            quantity_milli: 100,
+            unit_price: -50_000,
+            amount: -5_000,
+        });
+        loop_october.spec.total -= 5_000;
+        let reports = all_partners(&books);
+        let loop_report = reports.iter().find(|r| r.partner == "loop-automation").expect("Loop");
+        let october = loop_report.months.iter().find(|m| m.period == "2026-10").expect("October");
+        assert_eq!(october.credits, -5_000);
+        let text = table(loop_report, None);
+        let header = text.lines().find(|l| l.starts_with("MONTH")).expect("header");
+        assert!(header.contains("BILLED") && header.contains("CREDITS"), "{header}");
+        let row = text.lines().find(|l| l.starts_with("2026-10")).expect("October's row");
+        assert!(row.contains("-50.00"), "{row}");
+        let csv = to_csv(std::slice::from_ref(loop_report));
+        let october_csv = csv.lines().find(|l| l.contains(",2026-10,")).expect("October's CSV row");
+        assert!(csv.lines().next().unwrap_or_default().ends_with(",credits"));
+        assert!(october_csv.ends_with(",-5000"), "{october_csv}");
     }
 
     #[test]
