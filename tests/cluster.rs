@@ -783,6 +783,95 @@ async fn a_restarted_operator_writes_nothing_on_an_unchanged_fleet() {
     .await;
 }
 
+/// A client that records every request that is not a GET (lists and gets are reads).
+async fn recording_client() -> (Client, Arc<std::sync::Mutex<Vec<String>>>) {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let logged = log.clone();
+    let config = Config::infer().await.expect("a kubeconfig");
+    let record = tower::util::MapRequestLayer::new(move |request: Request<Body>| {
+        if request.method() != http::Method::GET {
+            let line = format!("{} {}", request.method(), request.uri().path());
+            logged.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+        request
+    });
+    (ClientBuilder::try_from(config).expect("a client stack").with_layer(&record).build(), log)
+}
+
+/// `tenantry diff` finds nothing on a converged fleet; with the operator stopped and a quota
+/// edited and a NetworkPolicy deleted by hand, it reports exactly those two (field by field)
+/// and exits 1, without a single write; once an operator runs again, nothing is left.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn diff_reports_exactly_the_drift_made_by_hand_and_never_writes() {
+    with_restarts("diff", |fleet, first| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        first.settle().await;
+        let untouched = tenantry_cli(&["diff", "--partner", &fleet.partner]);
+        assert_eq!(
+            untouched.status.code(),
+            Some(0),
+            "a converged fleet differs:\n{}{}",
+            String::from_utf8_lossy(&untouched.stdout),
+            String::from_utf8_lossy(&untouched.stderr)
+        );
+        first.stop().await;
+
+        let quotas = fleet.api::<ResourceQuota>();
+        let edit = json!({"spec": {"hard": {"pods": "999"}}});
+        quotas.patch("tenantry-quota", &PatchParams::default(), &Patch::Merge(&edit)).await.expect("edited by hand");
+        let policies = fleet.api::<NetworkPolicy>();
+        policies.delete("tenantry-isolation", &DeleteParams::default()).await.expect("deleted by hand");
+        eventually("the policy is gone", || {
+            let policies = policies.clone();
+            async move { exists(&policies, "tenantry-isolation").await.is_none().then_some(()) }
+        })
+        .await;
+
+        let (client, writes) = recording_client().await;
+        let options = tenantry::commands::diff::Options {
+            partners: BTreeSet::from([fleet.partner.clone()]),
+            operator_namespace: "tenantry-system".into(),
+            billing: tenantry::planner::ClosingRules::default(),
+        };
+        let diff = tenantry::commands::diff::from_cluster(&client, &options, jiff::Timestamp::now())
+            .await
+            .expect("the cluster is read");
+        let sent = writes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(sent.is_empty(), "tenantry diff wrote: {sent:?}");
+        let text = tenantry::commands::diff::to_text(&diff);
+        let summary: Vec<(String, String, String)> =
+            diff.children.iter().map(|c| (format!("{:?}", c.action), c.kind.clone(), c.name.clone())).collect();
+        let expected =
+            [("Change", "ResourceQuota", "tenantry-quota"), ("Create", "NetworkPolicy", "tenantry-isolation")]
+                .map(|(a, k, n)| (a.to_string(), k.to_string(), n.to_string()));
+        assert_eq!(summary, expected, "{text}");
+        let fields: Vec<&str> = diff.children[0].fields.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(fields, ["spec.hard.pods"], "{text}");
+        assert!(diff.statuses.is_empty(), "{text}");
+
+        let shown = tenantry_cli(&["diff", "--partner", &fleet.partner]);
+        let stdout = String::from_utf8_lossy(&shown.stdout);
+        assert_eq!(shown.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&shown.stderr));
+        let namespace = &fleet.namespace;
+        assert!(stdout.contains(&format!("~ change ResourceQuota {namespace}/tenantry-quota")), "{stdout}");
+        assert!(stdout.contains("    - spec.hard.pods: \"999\"\n    + spec.hard.pods: \"10\"\n"), "{stdout}");
+        assert!(stdout.contains(&format!("+ create NetworkPolicy {namespace}/tenantry-isolation")), "{stdout}");
+        let json = tenantry_cli(&["diff", "--partner", &fleet.partner, "-o", "json"]);
+        let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+        assert_eq!(parsed["children"].as_array().map(Vec::len), Some(2), "{parsed}");
+
+        let second = RunningOperator::start(&fleet.partner).await;
+        second.settle().await;
+        let after = tenantry_cli(&["diff", "--partner", &fleet.partner]);
+        assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stdout));
+        second
+    })
+    .await;
+}
+
 /// The Ready condition of a tenant, once it has one with `reason`.
 async fn tenant_condition(client: &Client, tenant: &str, reason: &str) -> tenantry::api::Condition {
     let tenants: Api<Tenant> = Api::all(client.clone());

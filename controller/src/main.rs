@@ -67,6 +67,22 @@ enum Command {
     ///   tenantry run --partner northbridge-erp --lease-name tenantry-northbridge --log-format json
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
+    /// Show what the operator would change in the cluster, like `kubectl diff` (read-only).
+    ///
+    /// Lists the declared tenantry objects and the managed children of the current
+    /// kubeconfig's cluster (list requests only: it never writes), plans every tenant as the
+    /// operator would now, and prints each object it would create (+), change or scale down
+    /// (~) or delete (-), with a -/+ line per field it sets; then the statuses it would
+    /// rewrite (phase, reason, conditions; lastTransitionTime aside).
+    ///
+    /// Examples:
+    ///   tenantry diff
+    ///   tenantry diff --partner northbridge-erp -o json
+    ///
+    /// Exit codes: 0 no differences, 1 differences, 2 or more an error (usage, or the cluster
+    /// could not be read).
+    #[command(verbatim_doc_comment)]
+    Diff(DiffArgs),
     /// Print one month's closed BillingRecords as invoices, one per tenant.
     ///
     /// Invoices are numbered per partner in tenant-name order under its invoicePrefix
@@ -112,6 +128,31 @@ enum Command {
     /// could not be read, 2 usage error.
     #[command(verbatim_doc_comment)]
     Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// Only the tenants of this partner (repeat for several), as an operator run with the
+    /// same --partner flags; without it, the whole fleet.
+    #[arg(long = "partner", value_name = "PARTNER")]
+    partners: Vec<String>,
+    /// The operator's namespace, which no tenant may claim.
+    #[arg(long, default_value = "tenantry-system")]
+    operator_namespace: String,
+    /// Instant to plan at (RFC 3339); defaults to now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffOutput::Text)]
+    output: DiffOutput,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffOutput {
+    /// A block per object with -/+ lines per field.
+    Text,
+    /// `{"children": [...], "statuses": [...], "notes": [...]}`.
+    Json,
 }
 
 #[derive(Args)]
@@ -317,6 +358,7 @@ fn main() -> ExitCode {
         },
         Command::Plan { dir, at, output, fail_on } => plan(dir, at, output, fail_on),
         Command::Run(args) => run(args),
+        Command::Diff(args) => diff(args),
         Command::Bill(args) => bill(args),
         Command::Revenue(args) => revenue(args),
         Command::Report(args) => review(args),
@@ -444,6 +486,56 @@ fn plan(dir: PathBuf, at: Option<String>, output: Output, fail_on: Option<FailOn
             eprintln!("error: cannot render the plan: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `tenantry diff`: 0 no differences, 1 differences, 2 an error.
+fn diff(args: DiffArgs) -> ExitCode {
+    const EXIT_DIFF_ERROR: u8 = 2;
+    let now = match commands::instant(args.at.as_deref()) {
+        Ok(now) => now,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_DIFF_ERROR);
+        }
+    };
+    let options = commands::diff::Options {
+        partners: args.partners.iter().cloned().collect(),
+        operator_namespace: args.operator_namespace.clone(),
+        billing: planner::ClosingRules::default(),
+    };
+    let computed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|rt| {
+            rt.block_on(async {
+                let client = kube::Client::try_default().await?;
+                commands::diff::from_cluster(&client, &options, now).await
+            })
+            .map_err(|e| format!("cannot read the cluster: {e}"))
+        });
+    let diff = match computed {
+        Ok(diff) => diff,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_DIFF_ERROR);
+        }
+    };
+    match args.output {
+        DiffOutput::Text => print!("{}", commands::diff::to_text(&diff)),
+        DiffOutput::Json => match commands::diff::to_json(&diff) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot render the diff: {e}");
+                return ExitCode::from(EXIT_DIFF_ERROR);
+            }
+        },
+    }
+    if diff.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

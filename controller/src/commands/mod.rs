@@ -1,7 +1,9 @@
 //! The billing commands, `tenantry bill` and `tenantry revenue`: where their records come from
 //! ([`books`]), invoices ([`bill`]), revenue tables ([`revenue`]) and charts ([`chart`]).
 //!
-//! Everything here but [`books::from_cluster`] and [`export::mark`] is pure: records in, text out, so the same
+//! `tenantry diff` ([`diff`]) compares the cluster with what the operator would make of it.
+//!
+//! Everything here but [`books::from_cluster`], [`diff::from_cluster`] and [`export::mark`] is pure: records in, text out, so the same
 //! records give the same output whether they were planned from a directory or listed from a
 //! cluster.
 
@@ -9,6 +11,7 @@ pub mod bill;
 pub mod books;
 pub mod chart;
 pub mod csv;
+pub mod diff;
 pub mod export;
 pub mod report;
 pub mod report_html;

@@ -248,7 +248,7 @@ pub fn contains(observed: &Value, desired: &Value) -> bool {
 }
 
 /// The API server drops empty objects and lists it was sent, so their absence is a match.
-fn value_is_empty(value: &Value) -> bool {
+pub fn value_is_empty(value: &Value) -> bool {
     match value {
         Value::Object(map) => map.is_empty(),
         Value::Array(items) => items.is_empty(),
@@ -257,7 +257,8 @@ fn value_is_empty(value: &Value) -> bool {
     }
 }
 
-fn same_quantity(a: &str, b: &str) -> bool {
+/// Whether two quantities (`1000m`, `1`) are the same value.
+pub fn same_quantity(a: &str, b: &str) -> bool {
     match (quantity::parse(a), quantity::parse(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

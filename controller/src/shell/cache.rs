@@ -351,7 +351,7 @@ fn undecodable_key<K: Resource<DynamicType = ()>>(object: &DynamicObject) -> Opt
 /// Decodes one object, or logs why it cannot be and skips it. An object that is stored
 /// (`stored`: not a deletion) and does not decode is recorded in `undecodable`; one that
 /// decodes or is deleted is taken out of it.
-fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
+pub(crate) fn decode<K: Resource<DynamicType = ()> + DeserializeOwned>(
     object: DynamicObject,
     undecodable: &Undecodables,
     stored: bool,
