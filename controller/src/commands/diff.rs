@@ -458,17 +458,10 @@ fn fleet_diff(caches: &Caches, options: &Options, now: jiff::Timestamp, diff: &m
             }
         }
     }
-    let served: BTreeSet<String> = world
-        .tenants
-        .iter()
-        .filter(|t| options.serves(&t.spec.partner_ref))
-        .map(|t| t.spec.namespace_for(&t.name_any()))
-        .collect();
-    for approval in &world.approvals {
+    let served =
+        crate::shell::fleet::approvals_served(&world, |partner| options.serves(partner), options.partners.is_empty());
+    for approval in served {
         let namespace = approval.namespace().unwrap_or_default();
-        if !options.partners.is_empty() && !served.contains(&namespace) {
-            continue;
-        }
         if let Some(status) = plan.approvals.get(&(namespace, approval.name_any())) {
             diff.statuses.extend(status_diff(approval, approval.status.as_ref(), status));
         }

@@ -129,19 +129,8 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
             }
         }
     }
-    // Approvals in the namespaces of served tenants belong to their partner; the others to
-    // the operator that serves all.
-    let served: BTreeSet<String> = world
-        .tenants
-        .iter()
-        .filter(|t| ctx.serves(&t.spec.partner_ref))
-        .map(|t| t.spec.namespace_for(&t.name_any()))
-        .collect();
-    for approval in &world.approvals {
+    for approval in approvals_served(&world, |partner| ctx.serves(partner), ctx.partners.is_empty()) {
         let namespace = approval.namespace().unwrap_or_default();
-        if !ctx.partners.is_empty() && !served.contains(&namespace) {
-            continue;
-        }
         if let Some(status) = plan.approvals.get(&(namespace, approval.name_any())) {
             sync_one(ctx, &mut failures, approval, approval.status.as_ref(), status).await;
         }
@@ -267,4 +256,25 @@ fn record_revenue(plan: &planner::Plan, metrics: &Metrics) {
             }
         }
     }
+}
+
+/// The approvals an operator writes the statuses of: those in the namespaces of the tenants it
+/// serves; every one when it serves all partners (`serves_all`), as approvals in namespaces
+/// of no tenant belong to no partner.
+pub fn approvals_served(
+    world: &planner::World,
+    serves: impl Fn(&str) -> bool,
+    serves_all: bool,
+) -> Vec<&crate::api::Approval> {
+    let served: BTreeSet<String> = world
+        .tenants
+        .iter()
+        .filter(|t| serves(&t.spec.partner_ref))
+        .map(|t| t.spec.namespace_for(&t.name_any()))
+        .collect();
+    world
+        .approvals
+        .iter()
+        .filter(|approval| serves_all || served.contains(&approval.namespace().unwrap_or_default()))
+        .collect()
 }

@@ -198,7 +198,7 @@ fn workflow_seconds_by_tier<'a>(usage: &'a Usage, month: &Span) -> Vec<(&'a Tier
         let seconds: i64 = usage
             .workflows
             .values()
-            .flat_map(|spans| merged(spans))
+            .flat_map(|spans| Span::union(spans))
             .map(|span| span.intersect(&billable).seconds())
             .sum();
         match totals.iter_mut().find(|(prices, _)| **prices == stint.prices) {
@@ -207,20 +207,6 @@ fn workflow_seconds_by_tier<'a>(usage: &'a Usage, month: &Span) -> Vec<(&'a Tier
         }
     }
     totals
-}
-
-/// `spans` sorted and with overlaps merged, so no second of one workflow counts twice.
-fn merged(spans: &[Span]) -> Vec<Span> {
-    let mut sorted: Vec<Span> = spans.iter().copied().filter(|s| !s.is_empty()).collect();
-    sorted.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(sorted.len());
-    for span in sorted {
-        match out.last_mut() {
-            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
-            _ => out.push(span),
-        }
-    }
-    out
 }
 
 fn platform_line(prices: &TierPrices, seconds: i64, month_seconds: i64) -> LineItem {

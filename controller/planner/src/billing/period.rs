@@ -121,6 +121,21 @@ impl Span {
     pub fn intersect(&self, other: &Span) -> Span {
         Span::new(self.start.max(other.start), self.end.min(other.end))
     }
+
+    /// `spans` sorted, empty ones dropped and overlapping or adjoining ones merged, so no
+    /// second counts twice.
+    pub fn union(spans: &[Span]) -> Vec<Span> {
+        let mut sorted: Vec<Span> = spans.iter().copied().filter(|s| !s.is_empty()).collect();
+        sorted.sort();
+        let mut out: Vec<Span> = Vec::with_capacity(sorted.len());
+        for span in sorted {
+            match out.last_mut() {
+                Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+                _ => out.push(span),
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -207,7 +207,7 @@ pub fn figures(
     }
     let mut out = BTreeMap::new();
     for (workflow, active) in available {
-        let active = union(&active);
+        let active = Span::union(&active);
         let spans_of = |cause| {
             let spans: Vec<Span> = history
                 .unavailability
@@ -219,7 +219,7 @@ pub fn figures(
                     Some(Span::new(since, end))
                 })
                 .collect();
-            intersection(&active, &union(&spans))
+            intersection(&active, &Span::union(&spans))
         };
         let unobserved = spans_of(UnavailabilityCause::Unobserved);
         let down = spans_of(UnavailabilityCause::Unavailable);
@@ -232,7 +232,7 @@ pub fn figures(
     for (workflow, active) in scheduled {
         let Some((cron, zone)) = history.schedules.get(workflow) else { continue };
         let due = Span::new(window.start, window.end.min(due_by));
-        let expected: i64 = union(&active)
+        let expected: i64 = Span::union(&active)
             .iter()
             .map(|span| span.intersect(&due))
             .filter(|span| !span.is_empty())
@@ -268,19 +268,6 @@ pub fn lowest(figures: &BTreeMap<String, Figure>) -> Option<(&str, Figure)> {
     lowest
 }
 
-fn union(spans: &[Span]) -> Vec<Span> {
-    let mut sorted: Vec<Span> = spans.iter().copied().filter(|s| !s.is_empty()).collect();
-    sorted.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(sorted.len());
-    for span in sorted {
-        match out.last_mut() {
-            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
-            _ => out.push(span),
-        }
-    }
-    out
-}
-
 /// The intersection of two unions of disjoint sorted spans.
 fn intersection(a: &[Span], b: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
@@ -292,7 +279,7 @@ fn intersection(a: &[Span], b: &[Span]) -> Vec<Span> {
             }
         }
     }
-    union(&out)
+    Span::union(&out)
 }
 
 fn seconds(spans: &[Span]) -> i64 {
