@@ -10,6 +10,7 @@ pub mod books;
 pub mod chart;
 pub mod csv;
 pub mod export;
+pub mod generate;
 pub mod report;
 pub mod report_html;
 pub mod report_md;
