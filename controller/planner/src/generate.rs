@@ -69,8 +69,11 @@ const PARTNERS: [(&str, &str, &str, &str); 6] = [
     ("albion", "Albion Commerce Consulting", "GBP", "ALB"),
 ];
 
-/// Each partner's tiers: name suffix, level, categories, maxWorkflows, base fee, fee per workflow.
-const TIERS: [(&str, i32, &[&str], i64, i64, i64); 3] = [
+/// A tier: name suffix, level, categories, maxWorkflows, base fee, fee per workflow.
+type TierShape = (&'static str, i32, &'static [&'static str], i64, i64, i64);
+
+/// Each partner's tiers.
+const TIERS: [TierShape; 3] = [
     ("foundation", 1, &["orderToCash", "inventoryProcurement"], 4, 149_000, 9_900),
     (
         "managed-ai",
