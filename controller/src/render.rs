@@ -7,6 +7,7 @@ use crate::api::{Condition, ConditionStatus, Tenant};
 use crate::planner::billing::Currency;
 use crate::planner::{Plan, World};
 use kube::ResourceExt;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The manifests as a multi-document YAML stream, in apply order.
@@ -52,13 +53,40 @@ pub fn table(world: &World, plan: &Plan) -> String {
         writeln!(out, "{:<28} {:<20} {:<32} {:<28} {:<6} REASON", "TENANT", "PARTNER", "TIER", "NAMESPACE", "READY");
     let mut tenants: Vec<_> = world.tenants.iter().collect();
     tenants.sort_by_key(|t| t.name_any());
+    let lookups = Lookups::new(world, plan);
     for tenant in tenants {
-        tenant_rows(&mut out, &mut problems, world, plan, tenant);
+        tenant_rows(&mut out, &mut problems, &lookups, plan, tenant);
     }
     problems.extend(fleet_problems(plan));
     summary(&mut out, plan, &problems);
     governance(&mut out, plan);
     out
+}
+
+/// What the rows look up, indexed once so the table grows linearly with the fleet: each
+/// declared workflow by namespace and name (the first declared wins, as a scan would find),
+/// and each tenant's latest billing record (the first of the latest period, as `max_by` finds
+/// the last of equals in name order).
+struct Lookups<'a> {
+    workflows: BTreeMap<(String, String), &'a crate::api::Workflow>,
+    latest_bill: BTreeMap<&'a str, &'a crate::api::BillingRecord>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(world: &'a World, plan: &'a Plan) -> Self {
+        let mut workflows = BTreeMap::new();
+        for workflow in &world.workflows {
+            workflows.entry((workflow.namespace().unwrap_or_default(), workflow.name_any())).or_insert(workflow);
+        }
+        let mut latest_bill: BTreeMap<&str, &crate::api::BillingRecord> = BTreeMap::new();
+        for record in plan.billing_records.values() {
+            let entry = latest_bill.entry(record.spec.tenant_ref.as_str()).or_insert(record);
+            if record.spec.period >= entry.spec.period {
+                *entry = record;
+            }
+        }
+        Lookups { workflows, latest_bill }
+    }
 }
 
 /// Each workflow's latest governance decision and each policy adjustment, so a reviewer of a
@@ -88,7 +116,7 @@ fn governance(out: &mut String, plan: &Plan) {
 }
 
 /// A tenant's row, then a row for each workflow in its namespace.
-fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan: &Plan, tenant: &Tenant) {
+fn tenant_rows(out: &mut String, problems: &mut Vec<String>, lookups: &Lookups<'_>, plan: &Plan, tenant: &Tenant) {
     let name = tenant.name_any();
     let Some(status) = plan.tenants.get(&name) else { return };
     let (ready_status, reason, message) = ready(&status.conditions);
@@ -101,7 +129,7 @@ fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan
     if ready_status != "True" {
         problems.push(format!("Tenant/{name}: {message}"));
     }
-    if let Some(line) = current_bill(plan, &name) {
+    if let Some(line) = lookups.latest_bill.get(name.as_str()).map(|record| current_bill(record)) {
         let _ = writeln!(out, "  {line}");
     }
     if !status.policies.is_empty() {
@@ -109,22 +137,17 @@ fn tenant_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan
     }
     // A tenant that lost its namespace to an older one lists none of the workflows there.
     if plan.namespace_owners.get(&namespace) == Some(&name) {
-        workflow_rows(out, problems, world, plan, &namespace);
+        workflow_rows(out, problems, lookups, plan, &namespace);
     }
 }
 
 /// The tenant's latest bill in one line: the month, the total so far, Open or Closed, and
 /// while open the estimate for the whole month.
-fn current_bill(plan: &Plan, tenant: &str) -> Option<String> {
-    let record = plan
-        .billing_records
-        .values()
-        .filter(|r| r.spec.tenant_ref == tenant)
-        .max_by(|a, b| a.spec.period.cmp(&b.spec.period))?;
+fn current_bill(record: &crate::api::BillingRecord) -> String {
     let currency = Currency::new(&record.spec.currency);
     let money = |amount: i64| format!("{} {}", currency.format(amount), record.spec.currency);
     let status = record.status.as_ref();
-    Some(match (status.and_then(|s| s.phase), status.and_then(|s| s.estimated_month_total)) {
+    match (status.and_then(|s| s.phase), status.and_then(|s| s.estimated_month_total)) {
         (Some(BillingPhase::Closed), _) => {
             format!("Bill {}: {} (Closed)", record.spec.period, money(record.spec.total))
         }
@@ -135,18 +158,15 @@ fn current_bill(plan: &Plan, tenant: &str) -> Option<String> {
             money(estimate)
         ),
         _ => format!("Bill {}: {} so far (Open)", record.spec.period, money(record.spec.total)),
-    })
+    }
 }
 
 /// A row for each workflow in `namespace`: its category, trigger, phase and reason.
-fn workflow_rows(out: &mut String, problems: &mut Vec<String>, world: &World, plan: &Plan, namespace: &str) {
+fn workflow_rows(out: &mut String, problems: &mut Vec<String>, lookups: &Lookups<'_>, plan: &Plan, namespace: &str) {
     let in_namespace =
         plan.workflows.range((namespace.to_string(), String::new())..).take_while(|((ns, _), _)| ns == namespace);
     for ((workflow_namespace, workflow), workflow_status) in in_namespace {
-        let declared = world
-            .workflows
-            .iter()
-            .find(|w| w.namespace().as_deref() == Some(workflow_namespace) && &w.name_any() == workflow);
+        let declared = lookups.workflows.get(&(workflow_namespace.clone(), workflow.clone()));
         let category = declared.map(|w| w.spec.category.as_str()).unwrap_or_default();
         let phase = workflow_status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         let _ = writeln!(

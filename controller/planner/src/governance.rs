@@ -71,6 +71,12 @@ fn policies(world: &World, index: &Index, now: &str, plan: &mut Plan) {
 /// Each approval's status: whether the workflow generation it approves exists, is still the
 /// workflow's, and whether its approver is one of those allowed to approve the workflow.
 fn approvals(world: &World, index: &Index, tenants: &BTreeMap<String, TenantResolution>, now: &str, plan: &mut Plan) {
+    // The governance of each namespace's owning tenant (the first in name order, as a scan
+    // would find), looked up per approval instead of scanning every tenant.
+    let mut owners: BTreeMap<&str, _> = BTreeMap::new();
+    for tenant in tenants.values().filter(|t| t.owns_namespace) {
+        owners.entry(tenant.namespace.as_str()).or_insert(&tenant.governance);
+    }
     for approval in &world.approvals {
         let namespace = approval.namespace().unwrap_or_default();
         let previous = approval.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
@@ -94,8 +100,7 @@ fn approvals(world: &World, index: &Index, tenants: &BTreeMap<String, TenantReso
             }
             Some(workflow) => {
                 let generation = crate::gate::generation_of(workflow);
-                let governance =
-                    tenants.values().find(|t| t.owns_namespace && t.namespace == namespace).map(|t| &t.governance);
+                let governance = owners.get(namespace.as_str()).copied();
                 let category = workflow.spec.category;
                 let approver = &approval.spec.approver;
                 let gated = governance.is_some_and(|g| {

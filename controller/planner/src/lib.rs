@@ -36,6 +36,7 @@ pub mod conditions;
 pub mod cron;
 pub mod freeze;
 mod gate;
+pub mod generate;
 mod governance;
 pub mod labels;
 mod meta;

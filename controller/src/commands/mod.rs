@@ -13,6 +13,7 @@ pub mod chart;
 pub mod csv;
 pub mod diff;
 pub mod export;
+pub mod generate;
 pub mod report;
 pub mod report_html;
 pub mod report_md;

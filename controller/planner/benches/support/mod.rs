@@ -3,79 +3,63 @@
 
 #![allow(dead_code, clippy::expect_used)]
 
-use serde_json::json;
 use std::time::{Duration, Instant};
+use tenantry_planner::generate::{self, FleetShape};
 use tenantry_planner::World;
 
 /// Workflows each generated tenant has.
 pub const WORKFLOWS_PER_TENANT: usize = 5;
 
-/// A valid fleet of `tenants` tenants over two partners and six tiers.
+/// The instant the benchmarks plan at; the generated tier history ends there.
+pub fn now() -> jiff::Timestamp {
+    "2026-11-15T09:00:00Z".parse().expect("instant")
+}
+
+/// The generated fleet of `tenants` tenants (`tenantry bench generate --tenants N --partners 2
+/// --seed 1`): two partners, three tiers each, a year of tier history, three policies,
+/// approvals and a few problem objects.
 pub fn fleet(tenants: usize) -> World {
-    let partners = ["northbridge", "loop"];
-    let mut world = World::default();
-    for partner in partners {
-        world.partners.push(
-            serde_json::from_value(json!({
-                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Partner", "metadata": {"name": partner},
-                "spec": {"displayName": partner, "branding": {"productName": partner}, "currency": "EUR", "invoicePrefix": "INV"}
-            }))
-            .expect("partner"),
-        );
-        for (level, name) in [(1, "foundation"), (2, "managed-ai"), (3, "plus")] {
-            world.tiers.push(
-                serde_json::from_value(json!({
-                    "apiVersion": "tenantry.dev/v1alpha1", "kind": "ServiceTier", "metadata": {"name": format!("{partner}-{name}")},
-                    "spec": {"partnerRef": partner, "displayName": name, "level": level,
-                             "workflowCategories": ["orderToCash", "inventoryProcurement", "financeCompliance"],
-                             "limits": {"maxWorkflows": 4, "maxConnectedSystems": 5,
-                                        "namespaceQuota": {"cpu": "8", "memory": "16Gi", "pods": 50},
-                                        "defaultContainer": {"cpu": "100m", "memory": "128Mi"},
-                                        "maxContainer": {"cpu": "1", "memory": "1Gi"}},
-                             "pricing": {"monthlyBaseFee": 100000}}
-                }))
-                .expect("tier"),
-            );
-        }
-    }
-    let templates = [
-        ("orderToCash", "order-validation"),
-        ("inventoryProcurement", "replenishment"),
-        ("financeCompliance", "reconciliation"),
-    ];
-    for index in 0..tenants {
-        let partner = partners[index % 2];
-        let tier = format!("{partner}-{}", ["foundation", "managed-ai", "plus"][index % 3]);
-        let name = format!("tenant-{index:05}");
-        world.tenants.push(
-            serde_json::from_value(json!({
-                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": name, "uid": format!("uid-{index}")},
-                "spec": {"partnerRef": partner, "tierRef": tier, "displayName": name, "region": "eu-west-1",
-                         "connectedSystems": [{"name": "erp", "type": "erp", "vendor": "SAP", "secretRef": {"name": "erp"}},
-                                              {"name": "shop", "type": "storefront", "vendor": "Shopify"}]}
-            }))
-            .expect("tenant"),
-        );
-        for workflow in 0..WORKFLOWS_PER_TENANT {
-            let (category, template) = templates[workflow % templates.len()];
-            let trigger = if workflow % 2 == 0 {
-                json!({"schedule": {"cron": "*/15 * * * *", "timeZone": "Europe/Berlin"}})
-            } else {
-                json!({"continuous": {"replicas": 1}})
-            };
-            world.workflows.push(
-                serde_json::from_value(json!({
-                    "apiVersion": "tenantry.dev/v1alpha1", "kind": "Workflow",
-                    "metadata": {"name": format!("wf-{workflow}"), "namespace": format!("tenant-{name}"), "generation": 1},
-                    "spec": {"category": category, "template": template, "trigger": trigger,
-                             "runner": {"image": "registry.example.com/runner:1"}, "connectors": ["erp", "shop"],
-                             "steps": [{"name": "one", "action": "do-one"}, {"name": "two", "action": "do-two", "requiresApproval": true}]}
-                }))
-                .expect("workflow"),
-            );
-        }
-    }
-    world
+    let shape = FleetShape { tenants, workflows_per_tenant: WORKFLOWS_PER_TENANT, partners: 2, seed: 1 };
+    generate::world(shape, now()).expect("the generated fleet decodes")
+}
+
+/// Peak resident memory of this process since the last [`reset_peak`], in MiB (Linux only:
+/// `VmHWM` of /proc/self/status; 0 elsewhere).
+pub fn peak_mib() -> f64 {
+    status_kib("VmHWM:") / 1024.0
+}
+
+/// Resident memory now, in MiB.
+pub fn resident_mib() -> f64 {
+    status_kib("VmRSS:") / 1024.0
+}
+
+/// Resets the peak to what is resident now (`5` to /proc/self/clear_refs).
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn status_kib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The machine the figures were measured on, in one line.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']));
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{} CPUs ({}), load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        model.unwrap_or("unknown CPU"),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// Runs `work` `runs` times and returns the median and the fastest duration.
