@@ -92,7 +92,7 @@ fn row(name: String, median: f64, fastest: f64, unit: &str, extra: String) {
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     println!("machine: {}", machine());
-    println!("{:<58} {:>12} {:>12}  {}", "benchmark", "median", "fastest", "produced / peak memory");
+    println!("{:<58} {:>12} {:>12}  produced / peak memory", "benchmark", "median", "fastest");
     let mut replans = Vec::new();
     for tenants in [1_000, 10_000, 50_000] {
         reset_peak();
