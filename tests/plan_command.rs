@@ -300,3 +300,31 @@ spec: {partnerRef: acme, tierRef: basic, displayName: Shop, region: eu-west-1}
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_binary_is_also_the_kubectl_plugin() {
+    let dir = scratch("plugin", &[]);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let plugin = dir.join("kubectl-tenantry");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tenantry"), &plugin).expect("symlink");
+    let run = |args: &[&str]| Command::new(&plugin).args(args).current_dir(repo()).output().expect("the plugin runs");
+    let help = run(&["--help"]);
+    assert!(text(&help.stdout).contains("Usage: kubectl tenantry <COMMAND>"), "{}", text(&help.stdout));
+    let planned = run(&["plan", "examples/gitops", "--at", AT]);
+    assert!(planned.status.success(), "{}", text(&planned.stderr));
+    assert_eq!(planned.stdout, tenantry(&["plan", "examples/gitops", "--at", AT]).stdout, "the same plan");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn completions_cover_every_command_in_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = tenantry(&["completions", shell]);
+        assert!(output.status.success(), "{shell}: {}", text(&output.stderr));
+        let script = text(&output.stdout);
+        for command in ["plan", "run", "bill", "revenue", "report", "diff", "crds"] {
+            assert!(script.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+    assert_eq!(tenantry(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
+}

@@ -1,7 +1,7 @@
 //! The `tenantry` command: generate CRDs, preview a plan from a GitOps directory, run the
 //! operator.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,17 @@ enum Command {
     ///   tenantry crds | kubectl apply --server-side -f -
     #[command(verbatim_doc_comment)]
     Crds,
+    /// Print a shell completion script.
+    ///
+    /// Examples:
+    ///   tenantry completions bash > /etc/bash_completion.d/tenantry
+    ///   tenantry completions zsh > "${fpath[1]}/_tenantry"
+    ///   tenantry completions fish > ~/.config/fish/completions/tenantry.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Show what the operator would do with a directory of manifests, without a cluster.
     ///
     /// Reads every .yaml/.yml file under DIR (all documents in each), plans the fleet at the
@@ -385,9 +396,39 @@ const EXIT_INVALID_INPUT: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_GATE: u8 = 3;
 
+/// The name the binary answers to: `kubectl tenantry` when kubectl runs it as its plugin
+/// (an executable named `kubectl-tenantry` on the PATH), `tenantry` otherwise.
+fn invoked_as() -> &'static str {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let file = std::path::Path::new(&argv0).file_name().map(|f| f.to_string_lossy().into_owned());
+    if file.as_deref() == Some("kubectl-tenantry") {
+        "kubectl tenantry"
+    } else {
+        "tenantry"
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let name = invoked_as();
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
+        Command::Completions { shell } => {
+            let mut command = Cli::command().name(name).bin_name(name);
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, name, &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: cannot write the completion script: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Crds => match crdgen::to_yaml() {
             Ok(text) => {
                 print!("{text}");
