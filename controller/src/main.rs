@@ -89,6 +89,7 @@ enum Command {
     /// Examples:
     ///   tenantry diff
     ///   tenantry diff --partner northbridge-erp -o json
+    ///   tenantry diff --dir fleet/      # a pull request's preview: what merging it would change
     ///
     /// Exit codes: 0 no differences, 1 differences, 2 or more an error (usage, or the cluster
     /// could not be read).
@@ -195,6 +196,11 @@ struct DiffArgs {
     /// Instant to plan at (RFC 3339); defaults to now.
     #[arg(long)]
     at: Option<String>,
+    /// Preview a pull request: plan what this directory declares (partners, tiers,
+    /// tenants, workflows, policies) with the cluster's history, against the cluster's
+    /// children, instead of what the cluster declares now.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffOutput::Text)]
     output: DiffOutput,
@@ -614,6 +620,18 @@ fn diff(args: DiffArgs) -> ExitCode {
         operator_namespace: args.operator_namespace.clone(),
         billing: planner::ClosingRules::default(),
     };
+    let declared = match &args.dir {
+        None => None,
+        Some(dir) => match input::load_dir(dir) {
+            Ok(loaded) => Some(loaded.world),
+            Err(errors) => {
+                for error in &errors {
+                    eprintln!("error: {error}");
+                }
+                return ExitCode::from(EXIT_DIFF_ERROR);
+            }
+        },
+    };
     let computed = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -621,7 +639,10 @@ fn diff(args: DiffArgs) -> ExitCode {
         .and_then(|rt| {
             rt.block_on(async {
                 let client = kube::Client::try_default().await?;
-                commands::diff::from_cluster(&client, &options, now).await
+                match declared {
+                    Some(declared) => commands::diff::from_cluster_with_dir(&client, &options, now, declared).await,
+                    None => commands::diff::from_cluster(&client, &options, now).await,
+                }
             })
             .map_err(|e| format!("cannot read the cluster: {e}"))
         });

@@ -482,7 +482,81 @@ where
 }
 
 /// Reads the cluster with one list per kind (GET requests only) and computes the diff.
-pub async fn from_cluster(client: &Client, options: &Options, now: jiff::Timestamp) -> Result<Diff, kube::Error> {
+/// The declared objects of `declared` (a GitOps directory) in place of the cluster's, each
+/// carrying what the cluster knows of it: UID, creation time, generation (one more when the
+/// spec differs, as the API server would make it) and status (the observed history billing
+/// and governance need). Approvals and BillingRecords stay the cluster's: they are never in
+/// Git. Returns notes on what the directory would remove.
+pub fn overlay(cluster: &mut World, declared: World) -> Vec<String> {
+    let mut notes = Vec::new();
+    cluster.partners = carry_over(std::mem::take(&mut cluster.partners), declared.partners, &mut notes);
+    cluster.tiers = carry_over(std::mem::take(&mut cluster.tiers), declared.tiers, &mut notes);
+    cluster.tenants = carry_over(std::mem::take(&mut cluster.tenants), declared.tenants, &mut notes);
+    cluster.workflows = carry_over(std::mem::take(&mut cluster.workflows), declared.workflows, &mut notes);
+    cluster.policies = carry_over(std::mem::take(&mut cluster.policies), declared.policies, &mut notes);
+    notes
+}
+
+/// `declared`, each with the cluster's identity and status for the object of the same kind,
+/// namespace and name; a note for each cluster object the directory does not declare.
+fn carry_over<K>(cluster: Vec<K>, declared: Vec<K>, notes: &mut Vec<String>) -> Vec<K>
+where
+    K: kube::Resource<DynamicType = ()> + serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
+    let key = |object: &K| (object.namespace().unwrap_or_default(), object.name_any());
+    let spec = |object: &K| serde_json::to_value(object).ok().and_then(|v| v.get("spec").cloned());
+    let mut live: BTreeMap<(String, String), K> = cluster.into_iter().map(|o| (key(&o), o)).collect();
+    let mut out = Vec::with_capacity(declared.len());
+    for mut object in declared {
+        if let Some(existing) = live.remove(&key(&object)) {
+            let changed = spec(&existing) != spec(&object);
+            let meta = object.meta_mut();
+            meta.uid = existing.meta().uid.clone();
+            meta.creation_timestamp = existing.meta().creation_timestamp.clone();
+            meta.generation = existing.meta().generation.map(|g| if changed { g + 1 } else { g });
+            // The status is the cluster's observed history: carried over as JSON, so one
+            // function serves every kind.
+            let mut value = serde_json::to_value(&object).unwrap_or_default();
+            if let (Some(fields), Some(status)) =
+                (value.as_object_mut(), serde_json::to_value(&existing).ok().and_then(|v| v.get("status").cloned()))
+            {
+                fields.insert("status".to_string(), status);
+            }
+            object = serde_json::from_value(value).unwrap_or(object);
+        }
+        out.push(object);
+    }
+    for (namespace, name) in live.into_keys() {
+        let kind = K::kind(&());
+        let at = if namespace.is_empty() { name } else { format!("{namespace}/{name}") };
+        notes.push(format!("{kind} {at} is in the cluster but not in the directory: syncing would delete it"));
+    }
+    out
+}
+
+/// What the operator would do if the cluster declared what `dir` declares (a pull request
+/// preview): the directory's objects with the cluster's history, planned against the
+/// cluster's children. Read-only, like [`from_cluster`].
+pub async fn from_cluster_with_dir(
+    client: &Client,
+    options: &Options,
+    now: jiff::Timestamp,
+    declared: World,
+) -> Result<Diff, kube::Error> {
+    let (mut world, observed, namespaces, undecodable) = read_cluster(client, options).await?;
+    let notes = overlay(&mut world, declared);
+    let mut caches = Caches::from_snapshot(&world, observed);
+    caches.undecodable = undecodable;
+    let mut diff = compute(&caches, &namespaces, options, now);
+    diff.notes.extend(notes);
+    Ok(diff)
+}
+
+/// Everything the diff reads from the cluster: declared objects, managed children, and who
+/// owns each namespace.
+type ClusterRead = (World, Vec<(ChildKind, DynamicObject)>, BTreeMap<String, Option<String>>, Undecodables);
+
+async fn read_cluster(client: &Client, options: &Options) -> Result<ClusterRead, kube::Error> {
     let undecodable = Undecodables::default();
     let mut world = World {
         partners: list_kind::<Partner>(client, &undecodable).await?,
@@ -510,6 +584,12 @@ pub async fn from_cluster(client: &Client, options: &Options, now: jiff::Timesta
         .into_iter()
         .map(|ns| (ns.name_any(), apply::controller_uid(ns.owner_references())))
         .collect();
+    Ok((world, observed, namespaces, undecodable))
+}
+
+/// What the operator would do to the cluster now, from what the cluster declares.
+pub async fn from_cluster(client: &Client, options: &Options, now: jiff::Timestamp) -> Result<Diff, kube::Error> {
+    let (world, observed, namespaces, undecodable) = read_cluster(client, options).await?;
     let mut caches = Caches::from_snapshot(&world, observed);
     caches.undecodable = undecodable;
     Ok(compute(&caches, &namespaces, options, now))
@@ -734,6 +814,56 @@ mod tests {
         let (world, observed) = converged();
         let diff = diff_of(&world, observed);
         assert_eq!(diff, Diff::default(), "{}", to_text(&diff));
+    }
+
+    #[test]
+    fn a_directory_with_a_tier_change_previews_what_merging_it_would_change() {
+        let (world, observed) = converged();
+        // The pull request: the tier's namespace quota doubles; a workflow is dropped.
+        let mut declared = world.clone();
+        for object in declared
+            .tenants
+            .iter_mut()
+            .map(|t| &mut t.metadata)
+            .chain(declared.tiers.iter_mut().map(|t| &mut t.metadata))
+        {
+            // A directory carries neither identity nor status.
+            object.uid = None;
+            object.generation = None;
+            object.creation_timestamp = None;
+        }
+        for tenant in &mut declared.tenants {
+            tenant.status = None;
+        }
+        let tier = &mut declared.tiers[0];
+        let pods_before = tier.spec.limits.namespace_quota.pods;
+        tier.spec.limits.namespace_quota.pods = pods_before * 2;
+        let dropped = declared.workflows.pop().expect("a workflow");
+        let dropped = format!("{}/{}", dropped.namespace().unwrap_or_default(), dropped.name_any());
+        let mut merged = world.clone();
+        let notes = overlay(&mut merged, declared);
+        assert_eq!(
+            notes,
+            vec![format!("Workflow {dropped} is in the cluster but not in the directory: syncing would delete it")]
+        );
+        // The cluster's history and identity are carried over; the changed tier's generation moves.
+        let tenant = &merged.tenants[0];
+        assert_eq!(tenant.metadata.uid, world.tenants[0].metadata.uid);
+        assert_eq!(tenant.status, world.tenants[0].status, "the observed history");
+        assert_eq!(merged.tiers[0].metadata.generation, world.tiers[0].metadata.generation.map(|g| g + 1));
+        assert_eq!(merged.approvals.len(), world.approvals.len(), "approvals stay the cluster's");
+
+        let diff = diff_of(&merged, observed);
+        let quotas: Vec<&ChildDiff> =
+            diff.children.iter().filter(|c| c.kind == "ResourceQuota" && c.action == Action::Change).collect();
+        assert!(!quotas.is_empty(), "the quota of the tier's tenants changes: {diff:?}");
+        assert!(
+            quotas.iter().all(|c| c
+                .fields
+                .iter()
+                .any(|f| f.path == "spec.hard.pods" && f.after == Some(json!((pods_before * 2).to_string())))),
+            "{quotas:?}"
+        );
     }
 
     #[test]
