@@ -347,11 +347,11 @@ fn fleet() -> Value {
                     "{{partner}} {{state}}",
                 )])
                 .stacked(),
-                ts("Held and blocked workflows by partner", "short", vec![Query(
-                    r#"max by (partner, state) (tenantry_fleet_workflows{partner=~"$partner", state=~"Held|Blocked"})"#,
-                    "{{partner}} {{state}}",
+                ts("Held and blocked workflows by partner and reason", "short", vec![Query(
+                    r#"max by (partner, state, reason) (tenantry_fleet_workflows_not_running{partner=~"$partner", state=~"Held|Blocked"})"#,
+                    "{{partner}} {{state}} {{reason}}",
                 )])
-                .about("Held: by the tier or a policy (awaiting approval, change freeze); Blocked: its spec or references must be fixed. The reasons are in the governance panels below and in each workflow's conditions."),
+                .about("Held: by the tier (TierWorkflowLimit, TierDisallowsCategory, TierLacksCapability) or a policy (AwaitingApproval, ChangeFreeze, RegionNotAllowed); Blocked: its spec, references or a policy (ImageNotAllowed, ModelNotAllowed) must be fixed."),
                 ts("Paying tenants by partner", "short", vec![Query(
                     r#"max by (partner) (tenantry_partner_paying_tenants{partner=~"$partner"})"#,
                     "{{partner}}",
@@ -729,6 +729,8 @@ fn operator_series() -> BTreeSet<String> {
     metrics.watch_errors.get_or_create(&WatchLabels { kind: "Tenant".into(), reason: "forbidden".into() }).inc();
     let decision = DecisionLabels { policy: "p".into(), decision: "Held".into(), reason: "r".into() };
     metrics.governance_decisions.get_or_create(&decision).inc();
+    let held = HeldLabels { partner: "p".into(), state: "Held".into(), reason: "r".into() };
+    metrics.workflows_not_running.get_or_create(&held).set(1);
     let revenue = RevenueLabels { partner: "p".into(), currency: "EUR".into(), measure: "mrr".into() };
     metrics.revenue.get_or_create(&revenue).set(1);
     metrics.rates.get_or_create(&RateLabels { partner: "p".into(), rate: "nrr".into() }).set(1);

@@ -5,7 +5,7 @@
 use super::cache::Caches;
 use super::error::Error;
 use super::http::Heartbeat;
-use super::metrics::{FleetLabels, KindLabels, Metrics, RateLabels, RevenueLabels, SlaLabels};
+use super::metrics::{FleetLabels, HeldLabels, KindLabels, Metrics, RateLabels, RevenueLabels, SlaLabels};
 use super::reconcile::{sync_status, Context};
 use crate::api::conditions::READY;
 use crate::api::{Workflow, WorkflowPhase};
@@ -185,10 +185,20 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
         metrics.tenants.get_or_create(&FleetLabels { partner, state }).set(count);
     }
     let mut workflows: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut not_running: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     for workflow in caches.workflows.state() {
         let partner = partner_of_namespace.get(&workflow.namespace().unwrap_or_default()).cloned().unwrap_or_default();
         let phase = workflow.status.as_ref().and_then(|s| s.phase).unwrap_or(WorkflowPhase::Pending);
-        *workflows.entry((partner, format!("{phase:?}"))).or_default() += 1;
+        *workflows.entry((partner.clone(), format!("{phase:?}"))).or_default() += 1;
+        if let Some(reason) =
+            workflow.status.as_ref().and_then(|s| s.reason.clone()).filter(|_| phase != WorkflowPhase::Running)
+        {
+            *not_running.entry((partner, format!("{phase:?}"), reason)).or_default() += 1;
+        }
+    }
+    metrics.workflows_not_running.clear();
+    for ((partner, state, reason), count) in not_running {
+        metrics.workflows_not_running.get_or_create(&HeldLabels { partner, state, reason }).set(count);
     }
     metrics.workflows.clear();
     for ((partner, state), count) in workflows {
@@ -277,4 +287,42 @@ pub fn approvals_served(
         .iter()
         .filter(|approval| serves_all || served.contains(&approval.namespace().unwrap_or_default()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{WorkflowPhase, WorkflowStatus};
+    use crate::planner::fixtures;
+    use prometheus_client::registry::Registry;
+
+    #[test]
+    fn workflows_that_do_not_run_are_counted_by_partner_phase_and_reason() {
+        let mut world = fixtures::fleet();
+        let status = |phase, reason: Option<&str>| WorkflowStatus {
+            phase: Some(phase),
+            reason: reason.map(str::to_string),
+            ..WorkflowStatus::default()
+        };
+        let mut held = fixtures::workflow("held", "tenant-shop");
+        held.status = Some(status(WorkflowPhase::Held, Some("AwaitingApproval")));
+        let mut also_held = fixtures::workflow("also-held", "tenant-shop");
+        also_held.status = Some(status(WorkflowPhase::Held, Some("AwaitingApproval")));
+        let mut blocked = fixtures::workflow("blocked", "tenant-shop");
+        blocked.status = Some(status(WorkflowPhase::Blocked, Some("ImageNotAllowed")));
+        world.workflows[0].status = Some(status(WorkflowPhase::Running, None));
+        world.workflows.extend([held, also_held, blocked]);
+        let caches = Caches::from_snapshot(&world, Vec::new());
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        record_gauges(&caches, &metrics);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        let line = |state: &str, reason: &str| {
+            format!("tenantry_fleet_workflows_not_running{{partner=\"acme\",state=\"{state}\",reason=\"{reason}\"}} ")
+        };
+        assert!(text.contains(&format!("{}2", line("Held", "AwaitingApproval"))), "{text}");
+        assert!(text.contains(&format!("{}1", line("Blocked", "ImageNotAllowed"))), "{text}");
+        assert!(!text.contains("state=\"Running\",reason"), "running workflows have no reason: {text}");
+    }
 }

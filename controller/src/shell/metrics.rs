@@ -57,6 +57,17 @@ pub struct FleetLabels {
     pub state: String,
 }
 
+/// Labels of a workflow that does not run, by why.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HeldLabels {
+    /// The partner.
+    pub partner: String,
+    /// `Held`, `Blocked`, `Suspended` or `Pending`.
+    pub state: String,
+    /// The workflow's reason (`TierWorkflowLimit`, `AwaitingApproval`, `ImageNotAllowed`, ...).
+    pub reason: String,
+}
+
 /// Labels of a governance decision.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
@@ -137,6 +148,8 @@ pub struct Metrics {
     pub status_patch_errors: Family<KindLabels, Counter>,
     /// Governance decisions recorded, by policy, decision and reason.
     pub governance_decisions: Family<DecisionLabels, Counter>,
+    /// Workflows that do not run, by partner, phase and reason.
+    pub workflows_not_running: Family<HeldLabels, Gauge>,
     /// Partners' recurring revenue this month, in minor units of their currency.
     pub revenue: Family<RevenueLabels, Gauge>,
     /// Partners' retention and attach rates, in basis points (10,000 = 100 %).
@@ -172,6 +185,7 @@ impl Metrics {
             watch_errors: Family::default(),
             status_patch_errors: Family::default(),
             governance_decisions: Family::default(),
+            workflows_not_running: Family::default(),
             revenue: Family::default(),
             rates: Family::default(),
             paying_tenants: Family::default(),
@@ -214,6 +228,11 @@ impl Metrics {
             metrics.watch_errors.clone(),
         );
         prefixed.register("status_patch_errors", "Status patches that failed", metrics.status_patch_errors.clone());
+        prefixed.register(
+            "fleet_workflows_not_running",
+            "Workflows that do not run, by partner, phase and reason",
+            metrics.workflows_not_running.clone(),
+        );
         prefixed.register(
             "governance_decisions",
             "Governance decisions recorded on workflows, by policy, decision and reason",
