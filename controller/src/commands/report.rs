@@ -561,6 +561,18 @@ pub struct CategoryTrend {
     pub exceptions_total: i64,
 }
 
+impl CategoryTrend {
+    /// Exceptions over items processed in the period, as a percentage (`—` when nothing was
+    /// processed): one rule for every renderer.
+    pub fn exception_rate(&self) -> String {
+        if self.processed_total > 0 {
+            percent(self.exceptions_total * 10_000 / self.processed_total)
+        } else {
+            "—".into()
+        }
+    }
+}
+
 /// Exception and throughput trends per category over the period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

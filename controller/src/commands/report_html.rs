@@ -508,11 +508,7 @@ footer {{ border-top: 6px solid var(--brand); padding: 16px 40px; font-size: 13p
                     escape(&c.category),
                     grouped(c.processed_total),
                     grouped(c.exceptions_total),
-                    if c.processed_total > 0 {
-                        percent(c.exceptions_total * 10_000 / c.processed_total)
-                    } else {
-                        "—".into()
-                    }
+                    c.exception_rate()
                 );
             }
             out.push_str("</table>\n");

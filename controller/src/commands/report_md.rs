@@ -215,11 +215,7 @@ pub fn render(review: &Review) -> String {
                     escape(&c.category),
                     grouped(c.processed_total),
                     grouped(c.exceptions_total),
-                    if c.processed_total > 0 {
-                        percent(c.exceptions_total * 10_000 / c.processed_total)
-                    } else {
-                        "—".into()
-                    }
+                    c.exception_rate()
                 );
             }
             out.push('\n');
