@@ -35,7 +35,7 @@ fn main() {
     let (median, fastest) = measure(21, || {
         let loaded = tenantry::input::load_dir(&example).expect("the example loads");
         let plan = planner::plan(&loaded.world, now);
-        tenantry::render::yaml(&plan).expect("renders");
+        tenantry::render::yaml(&plan, &mut std::io::sink()).expect("renders");
     });
     println!(
         "{:<44} {:>10.2}ms {:>10.2}ms",

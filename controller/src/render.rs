@@ -10,23 +10,67 @@ use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The manifests as a multi-document YAML stream, in apply order.
-pub fn yaml(plan: &Plan) -> Result<String, serde_yaml::Error> {
-    let mut out = String::new();
+/// The manifests as a multi-document YAML stream, in apply order, written as they are
+/// rendered: a fleet's manifests are never held as one string.
+pub fn yaml(plan: &Plan, out: &mut impl std::io::Write) -> Result<(), RenderError> {
     for child in &plan.children {
-        out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&child.object)?);
+        out.write_all(b"---\n")?;
+        serde_yaml::to_writer(&mut *out, &child.object)?;
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The manifests as a `v1/List`, in apply order.
-pub fn json(plan: &Plan) -> Result<String, serde_json::Error> {
-    let items = plan.children.iter().map(|child| child.object.to_manifest()).collect::<Result<Vec<_>, _>>()?;
-    let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
-    let mut text = serde_json::to_string_pretty(&list)?;
-    text.push('\n');
-    Ok(text)
+/// The manifests as a `v1/List`, in apply order, streamed item by item (each item with its
+/// keys sorted, as `serde_json::Value` orders them).
+pub fn json(plan: &Plan, out: &mut impl std::io::Write) -> Result<(), RenderError> {
+    serde_json::to_writer_pretty(&mut *out, &ManifestList { children: &plan.children })?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Why a plan could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// Writing to the output failed (a closed pipe, a full disk).
+    #[error("cannot write the output: {0}")]
+    Write(#[from] std::io::Error),
+    /// An object could not be rendered as YAML.
+    #[error("cannot render YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// An object could not be rendered as JSON.
+    #[error("cannot render JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// `{"apiVersion": "v1", "items": [...], "kind": "List"}`, keys in the order a
+/// `serde_json::Value` map sorts them, each item turned into JSON only when it is written.
+struct ManifestList<'a> {
+    children: &'a [crate::planner::Child],
+}
+
+impl serde::Serialize for ManifestList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut list = serializer.serialize_map(Some(3))?;
+        list.serialize_entry("apiVersion", "v1")?;
+        list.serialize_entry("items", &Manifests(self.children))?;
+        list.serialize_entry("kind", "List")?;
+        list.end()
+    }
+}
+
+/// The items of a [`ManifestList`].
+struct Manifests<'a>(&'a [crate::planner::Child]);
+
+impl serde::Serialize for Manifests<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut items = serializer.serialize_seq(Some(self.0.len()))?;
+        for child in self.0 {
+            items.serialize_element(&child.object.to_manifest().map_err(S::Error::custom)?)?;
+        }
+        items.end()
+    }
 }
 
 fn ready(conditions: &[Condition]) -> (&'static str, String, String) {
