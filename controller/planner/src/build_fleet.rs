@@ -31,10 +31,10 @@ pub fn tiers(index: &Index, checks: &BTreeMap<String, TierCheck>, now: &str, pla
 /// Writes every partner's status.
 pub fn partners(index: &Index, instant: jiff::Timestamp, now: &str, plan: &mut Plan) {
     // The records as they will stand: those observed, with this plan's writes over them.
-    let mut records: BTreeMap<String, BillingRecord> =
-        index.billing_records.iter().map(|(name, record)| (name.clone(), (*record).clone())).collect();
-    records.extend(plan.billing_records.iter().map(|(name, record)| (name.clone(), record.clone())));
-    let records: Vec<BillingRecord> = records.into_values().collect();
+    let mut records: BTreeMap<&str, &BillingRecord> =
+        index.billing_records.iter().map(|(name, record)| (name.as_str(), *record)).collect();
+    records.extend(plan.billing_records.iter().map(|(name, record)| (name.as_str(), record)));
+    let records: Vec<&BillingRecord> = records.into_values().collect();
     for (name, partner) in &index.partners {
         let tenants: Vec<_> = index.tenants.values().filter(|t| &t.spec.partner_ref == name).collect();
         let verdict = resolve::partner(name, tenants.len());
@@ -49,7 +49,7 @@ pub fn partners(index: &Index, instant: jiff::Timestamp, now: &str, plan: &mut P
                 active_tenants: tenants.iter().filter(|t| !t.spec.suspended).count() as i32,
                 tiers: index.tiers.values().filter(|t| &t.spec.partner_ref == name).count() as i32,
                 revenue: Some(billing::revenue::partner_revenue(
-                    &records,
+                    records.iter().copied(),
                     name,
                     &partner.spec.currency,
                     partner.spec.cost_model.as_ref(),

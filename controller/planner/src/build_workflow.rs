@@ -3,7 +3,7 @@
 //! the workflow's status.
 
 use crate::audit;
-use crate::child::{Child, ChildObject, OwnerKey};
+use crate::child::{Child, ChildObject, Compact, OwnerKey};
 use crate::conditions::Conditions;
 use crate::labels;
 use crate::meta::{owner_reference, RUNNER_SERVICE_ACCOUNT};
@@ -307,7 +307,7 @@ fn children(
         ..ConfigMap::default()
     };
     let workload = match &workflow.spec.trigger.schedule {
-        Some(schedule) => ChildObject::CronJob(Box::new(cron_job(
+        Some(schedule) => ChildObject::CronJob(Compact::new(cron_job(
             schedule,
             &workflow.spec,
             meta(name.clone()),
@@ -315,7 +315,7 @@ fn children(
             pod_template,
             running,
         ))),
-        None => ChildObject::Deployment(Box::new(deployment(
+        None => ChildObject::Deployment(Compact::new(deployment(
             &workflow.spec,
             meta(name.clone()),
             &name,

@@ -52,7 +52,7 @@ mod world;
 
 pub use build_tenant::cluster_role;
 pub use build_workflow::count_runs;
-pub use child::{Child, ChildKind, ChildObject, OwnerKey};
+pub use child::{Child, ChildKind, ChildObject, Compact, OwnerKey};
 pub use conditions::Verdict;
 pub use policy::selector_matches;
 pub use slice::{tenant_slice, Catalog};
@@ -99,12 +99,13 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     let mut workflow_sla = Vec::new();
     for tenant in tenants.values() {
         // Bills are planned in both scopes: partners' revenue reads them.
-        let billing =
+        let mut billing =
             billing::tenant::plan(tenant, &workflow_decisions, &world.workloads, &index, world.billing, instant);
-        plan.billing_records.extend(billing.records.iter().map(|r| (r.name_any(), r.clone())));
         if scope == Scope::Everything {
             tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);
         }
+        let records = std::mem::take(&mut billing.records);
+        plan.billing_records.extend(records.into_iter().map(|r| (r.name_any(), r)));
         workflow_sla
             .extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
     }

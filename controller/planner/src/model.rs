@@ -25,6 +25,9 @@ pub struct Index<'a> {
     pub workflows: BTreeMap<(String, String), &'a Workflow>,
     /// BillingRecords written earlier, by name: observed history.
     pub billing_records: BTreeMap<String, &'a BillingRecord>,
+    /// The same records by the tenant they bill (`spec.tenantRef`), in name order: planning a
+    /// tenant reads its own, never a scan of the fleet's.
+    pub billing_records_by_tenant: BTreeMap<String, Vec<&'a BillingRecord>>,
     /// Governance policies by name.
     pub policies: BTreeMap<String, &'a GovernancePolicy>,
     /// Approvals by the namespace and name of the workflow they approve.
@@ -34,12 +37,19 @@ pub struct Index<'a> {
 impl<'a> Index<'a> {
     /// Indexes a world.
     pub fn new(world: &'a World) -> Self {
+        let billing_records: BTreeMap<String, &'a BillingRecord> =
+            world.billing_records.iter().map(|o| (o.name_any(), o)).collect();
+        let mut billing_records_by_tenant: BTreeMap<String, Vec<&'a BillingRecord>> = BTreeMap::new();
+        for record in billing_records.values() {
+            billing_records_by_tenant.entry(record.spec.tenant_ref.clone()).or_default().push(record);
+        }
         Index {
             partners: world.partners.iter().map(|o| (o.name_any(), o)).collect(),
             tiers: world.tiers.iter().map(|o| (o.name_any(), o)).collect(),
             tenants: world.tenants.iter().map(|o| (o.name_any(), o)).collect(),
             workflows: world.workflows.iter().map(|o| ((o.namespace().unwrap_or_default(), o.name_any()), o)).collect(),
-            billing_records: world.billing_records.iter().map(|o| (o.name_any(), o)).collect(),
+            billing_records,
+            billing_records_by_tenant,
             policies: world.policies.iter().map(|o| (o.name_any(), o)).collect(),
             approvals: world.approvals.iter().fold(BTreeMap::new(), |mut by_workflow, approval| {
                 let key = (approval.namespace().unwrap_or_default(), approval.spec.workflow.clone());

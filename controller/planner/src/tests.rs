@@ -355,10 +355,12 @@ fn a_suspended_tenant_scales_its_workflows_to_zero() {
     else {
         panic!("the deployment is kept, not deleted")
     };
+    let deployment = deployment.decode().unwrap();
     assert_eq!(deployment.spec.as_ref().and_then(|s| s.replicas), Some(0));
     let Some(ChildObject::CronJob(cron_job)) = find(&plan, ChildKind::CronJob, Some("tenant-shop"), "nightly") else {
         panic!("the cron job is kept, not deleted")
     };
+    let cron_job = cron_job.decode().unwrap();
     assert_eq!(cron_job.spec.as_ref().and_then(|s| s.suspend), Some(true));
     let stalled = workflow_status(&plan, "tenant-shop", "orders").conditions.iter().any(|c| c.type_ == "Stalled");
     assert!(!stalled, "suspension is intended, not stalled");
@@ -383,6 +385,7 @@ fn a_category_the_tier_does_not_allow_is_held_not_deleted() {
     else {
         panic!("held workflows keep their deployment")
     };
+    let deployment = deployment.decode().unwrap();
     assert_eq!(deployment.spec.as_ref().and_then(|s| s.replicas), Some(0));
     assert_eq!(workflow_status(&plan, "tenant-shop", "orders").reason.as_deref(), Some("TierDisallowsCategory"));
 }
@@ -417,6 +420,7 @@ fn resources_are_defaulted_and_capped_by_the_tier() {
         let Some(ChildObject::Deployment(d)) = find(&plan, ChildKind::Deployment, Some("tenant-shop"), name) else {
             panic!("deployment {name}")
         };
+        let d = d.decode().unwrap();
         let container = &d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec").containers[0];
         let limits = container.resources.as_ref().and_then(|r| r.limits.clone()).expect("limits");
         (limits["cpu"].0.clone(), limits["memory"].0.clone())
@@ -520,6 +524,7 @@ fn connector_secrets_are_referenced_never_copied() {
     else {
         panic!("deployment")
     };
+    let deployment = deployment.decode().unwrap();
     let pod = deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
     let secret_volume = pod.volumes.iter().flatten().find_map(|v| v.secret.as_ref()).expect("secret volume");
     assert_eq!(secret_volume.secret_name.as_deref(), Some("shop-credentials"));

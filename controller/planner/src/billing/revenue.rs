@@ -165,15 +165,15 @@ struct Standing {
 
 /// The revenue of `partner` for the `months` months ending with `through`, oldest first.
 /// Costs and gross margin need the partner's cost `model`.
-pub fn revenue(
-    records: &[BillingRecord],
+pub fn revenue<'r>(
+    records: impl IntoIterator<Item = &'r BillingRecord>,
     partner: &str,
     model: Option<&CostModel>,
     through: Period,
     months: usize,
 ) -> Vec<MonthRevenue> {
     let mut by_month: BTreeMap<Period, BTreeMap<String, Standing>> = BTreeMap::new();
-    for record in records.iter().filter(|r| r.spec.partner_ref == partner) {
+    for record in records.into_iter().filter(|r| r.spec.partner_ref == partner) {
         let Ok(period) = record.spec.period.parse::<Period>() else { continue };
         let recurring = record.spec.recurring.clone().unwrap_or_default();
         let sequence = sequence_of(record);
@@ -346,8 +346,8 @@ fn retention(
 
 /// The partner-status summary of `partner`'s revenue in the month of `now`: the last row of
 /// [`revenue`] over the trailing year, and time to value from its tenants.
-pub fn partner_revenue(
-    records: &[BillingRecord],
+pub fn partner_revenue<'r>(
+    records: impl IntoIterator<Item = &'r BillingRecord>,
     partner: &str,
     currency: &str,
     model: Option<&CostModel>,

@@ -74,9 +74,10 @@ pub fn plan(
     let previous = tenant.tenant.status.clone().unwrap_or_default();
     let now_text = crate::format_time(now);
     let existing: BTreeMap<String, BillingRecord> = index
-        .billing_records
-        .values()
-        .filter(|r| r.spec.tenant_ref == tenant.name)
+        .billing_records_by_tenant
+        .get(&tenant.name)
+        .into_iter()
+        .flatten()
         .map(|r| (r.name_any(), (*r).clone()))
         .collect();
     let declared = declared_workflows(tenant, decisions);
