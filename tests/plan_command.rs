@@ -328,3 +328,39 @@ fn completions_cover_every_command_in_each_shell() {
     }
     assert_eq!(tenantry(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+/// The loader reads files on every core; what it reports must still be what reading them
+/// one by one in path order gives: the first declaration wins, and the errors come in file
+/// order. 64 files span several workers on any machine with more than one core.
+#[test]
+fn many_files_are_read_in_parallel_yet_reported_in_path_order() {
+    let bad_partner = |name: &str| PARTNER.replace("name: acme", &format!("name: {name}")).replace("EUR", "euro");
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..64 {
+        files.push((format!("p/{i:02}.yaml"), bad_partner(&format!("p{i:02}"))));
+    }
+    // Declared in the first file and again in the last: the last is the duplicate.
+    files.push(("a-first.yaml".into(), PARTNER.into()));
+    files.push(("z-last.yaml".into(), PARTNER.into()));
+    let borrowed: Vec<(&str, &str)> = files.iter().map(|(f, c)| (f.as_str(), c.as_str())).collect();
+    let dir = scratch("parallel", &borrowed);
+    let output = tenantry(&["plan", dir.to_str().expect("utf-8 path")]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let mut expected: Vec<String> = (0..64)
+        .map(|i| {
+            format!("{} (document 1): Partner/p{i:02}: spec.currency", dir.join(format!("p/{i:02}.yaml")).display())
+        })
+        .collect();
+    expected.push(format!(
+        "{} (document 1): Partner/acme: declared twice: also in {} (document 1)",
+        dir.join("z-last.yaml").display(),
+        dir.join("a-first.yaml").display()
+    ));
+    assert_eq!(lines.len(), expected.len(), "{stderr}");
+    for (line, expected) in lines.iter().zip(&expected) {
+        assert!(line.starts_with(&format!("error: {expected}")), "{line:?} should start with {expected:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
