@@ -310,7 +310,7 @@ where
     // Keys of this kind seen undecodable since the current list began: at its end, the
     // others are no longer stored.
     let mut listed = BTreeSet::new();
-    let typed = watcher(api, config).default_backoff().filter_map(move |event| {
+    let typed = watcher(api, config).default_backoff().modify(slim).filter_map(move |event| {
         std::future::ready(match event {
             Err(error) => Some(Err(error)),
             Ok(watcher::Event::Init) => {
@@ -343,6 +343,23 @@ where
     });
     reflector(writer, typed)
 }
+
+/// What the caches never read, dropped before an object is stored: `managedFields` (often
+/// larger than the object's spec; drift is judged on the fields themselves) and kubectl's
+/// `last-applied-configuration` annotation (a second copy of the whole object, on anything
+/// applied client-side from Git).
+pub(crate) fn slim(object: &mut DynamicObject) {
+    object.metadata.managed_fields = None;
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            object.metadata.annotations = None;
+        }
+    }
+}
+
+/// The annotation `kubectl apply` (client-side) keeps the applied object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn undecodable_key<K: Resource<DynamicType = ()>>(object: &DynamicObject) -> Option<(String, String, String)> {
     Some((K::kind(&()).to_string(), object.namespace().unwrap_or_default(), object.metadata.name.clone()?))
@@ -540,7 +557,7 @@ impl Feeds<'_> {
     fn child_kind(&self, watches: &mut Watches, kind: ChildKind, writer: reflector::store::Writer<DynamicObject>) {
         let managed = watch_config().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
         let api = Api::<DynamicObject>::all_with(self.client.clone(), &api_resource(kind));
-        let events = reflector(writer, watcher(api, managed).default_backoff());
+        let events = reflector(writer, watcher(api, managed).default_backoff().modify(slim));
         let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
         let task = drain(events, kind.name().to_string(), self.health.clone(), move |event| {
             on_child(&caches, &triggers, kind, event)
@@ -817,6 +834,35 @@ mod tests {
         assert!(decode::<Tenant>(wrong_type.clone(), &undecodable, true).is_none());
         assert!(decode::<Tenant>(wrong_type, &undecodable, false).is_none());
         assert!(undecodable.read().unwrap().is_empty(), "deleted: forgotten");
+    }
+
+    #[test]
+    fn cached_objects_keep_neither_managed_fields_nor_kubectls_copy() {
+        let mut object: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": "branding", "namespace": "tenant-shop",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"a whole copy\": true}",
+                    "tenantry.dev/definition-hash": "abc"
+                },
+                "managedFields": [{"manager": "tenantry", "operation": "Apply", "fieldsV1": {"f:data": {}}}]
+            },
+            "data": {"theme": "dark"}
+        }))
+        .expect("a config map");
+        super::slim(&mut object);
+        assert_eq!(object.metadata.managed_fields, None);
+        let annotations = object.metadata.annotations.clone().expect("ours are kept");
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["tenantry.dev/definition-hash"]);
+        assert_eq!(object.data["data"]["theme"], "dark", "the object itself is untouched");
+        let mut only_kubectls: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}
+        }))
+        .expect("a config map");
+        super::slim(&mut only_kubectls);
+        assert_eq!(only_kubectls.metadata.annotations, None);
     }
 }
 
