@@ -20,6 +20,7 @@
 //   resolve, workflows              decide: references, tiers, each workflow's phase
 //   policy                          decide: which policies apply to a tenant, combined
 //   model                           the decisions as data (Index, TenantResolution, WorkflowDecision)
+//   parallel                        independent parts planned on every core, merged in order
 //   world, child, conditions, meta, what the planner reads and answers, and the vocabulary:
 //     labels, quantity, cron,         children, conditions, labels, quantities, schedules,
 //     capabilities,                   what a workflow's features need from its tier,
@@ -41,6 +42,7 @@ mod governance;
 pub mod labels;
 mod meta;
 mod model;
+mod parallel;
 pub mod policy;
 pub mod quantity;
 mod resolve;
@@ -60,6 +62,7 @@ pub use world::{ClosingRules, FinishedRun, NamespacedName, Plan, TenantPlan, Wor
 
 use jiff::Timestamp;
 use kube_core::ResourceExt;
+use model::{TenantResolution, WorkflowDecision};
 
 /// Plans the whole fleet at instant `now`.
 pub fn plan(world: &World, now: Timestamp) -> Plan {
@@ -96,21 +99,31 @@ fn plan_parts(world: &World, instant: Timestamp, scope: Scope) -> Plan {
     plan.namespace_owners =
         tenants.values().filter(|t| t.owns_namespace).map(|t| (t.namespace.clone(), t.name.clone())).collect();
     build_fleet::tiers(&index, &tier_checks, &now, &mut plan);
-    let mut workflow_sla = Vec::new();
-    for tenant in tenants.values() {
+    // Each tenant's bills, children and status, then each workflow's children and status:
+    // independent of one another, so planned on every core and merged in order.
+    let tenant_list: Vec<&TenantResolution> = tenants.values().collect();
+    let parts = parallel::fan_out(&tenant_list, |tenant, part: &mut Plan, sla: &mut Vec<_>| {
         // Bills are planned in both scopes: partners' revenue reads them.
         let mut billing =
             billing::tenant::plan(tenant, &workflow_decisions, &world.workloads, &index, world.billing, instant);
         if scope == Scope::Everything {
-            tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, &mut plan);
+            tenant.plan_into(&workflow_decisions, &world.workloads, &billing, &now, part);
         }
         let records = std::mem::take(&mut billing.records);
-        plan.billing_records.extend(records.into_iter().map(|r| (r.name_any(), r)));
-        workflow_sla
-            .extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
+        part.billing_records.extend(records.into_iter().map(|r| (r.name_any(), r)));
+        sla.extend(billing.workflow_sla.into_iter().map(|(name, sla)| ((tenant.namespace.clone(), name), sla)));
+    });
+    let mut workflow_sla = Vec::new();
+    for (part, sla) in parts {
+        plan.absorb(part);
+        workflow_sla.extend(sla);
     }
-    for (key, decision) in &workflow_decisions {
-        decision.plan_into(world.workloads.get(key), instant, &mut plan);
+    let decision_list: Vec<(&NamespacedName, &WorkflowDecision)> = workflow_decisions.iter().collect();
+    let parts = parallel::fan_out(&decision_list, |(key, decision), part: &mut Plan, _: &mut ()| {
+        decision.plan_into(world.workloads.get(*key), instant, part);
+    });
+    for (part, ()) in parts {
+        plan.absorb(part);
     }
     // Each measured workflow's attainment, and `SLABreached` on one below its tier's target.
     for (key, sla) in workflow_sla {

@@ -103,6 +103,35 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds a plan of other parts after this one's: children appended, statuses and records
+    /// inserted (a key planned twice keeps the later value, as one pass in order would).
+    pub(crate) fn absorb(&mut self, part: Plan) {
+        let Plan {
+            children,
+            frozen,
+            stopped,
+            partners,
+            tiers,
+            tenants,
+            workflows,
+            policies,
+            approvals,
+            namespace_owners,
+            billing_records,
+        } = part;
+        self.children.extend(children);
+        self.frozen.extend(frozen);
+        self.stopped.extend(stopped);
+        self.partners.extend(partners);
+        self.tiers.extend(tiers);
+        self.tenants.extend(tenants);
+        self.workflows.extend(workflows);
+        self.policies.extend(policies);
+        self.approvals.extend(approvals);
+        self.namespace_owners.extend(namespace_owners);
+        self.billing_records.extend(billing_records);
+    }
+
     /// The part of the plan that concerns one tenant: its children and status, and those of
     /// the workflows in its namespace. This is what the live controller acts on per tenant.
     pub fn for_tenant(&self, tenant: &str) -> TenantPlan {
