@@ -211,13 +211,10 @@ impl Catalog for Caches {
         self.policies.state().iter().map(|p| (**p).clone()).collect()
     }
     fn approvals_in_namespace(&self, namespace: &str) -> Vec<Approval> {
-        // Approvals are few per namespace and short-lived in number; a scan of the store is
-        // cheaper than keeping another index in step with it.
-        self.approvals
-            .state()
+        let names = self.index().approvals_in_namespace(namespace);
+        names
             .iter()
-            .filter(|a| a.metadata.namespace.as_deref() == Some(namespace))
-            .map(|a| (**a).clone())
+            .filter_map(|name| self.approvals.get(&ObjectRef::new(name).within(namespace)).map(|a| (*a).clone()))
             .collect()
     }
     fn workflows_in_namespace(&self, namespace: &str) -> Vec<Workflow> {
@@ -253,6 +250,7 @@ impl Caches {
         world.tiers.iter().for_each(|t| index.upsert_tier(t));
         world.tenants.iter().for_each(|t| index.upsert_tenant(t));
         world.workflows.iter().for_each(|w| index.upsert_workflow(w));
+        world.approvals.iter().for_each(|a| index.upsert_approval(a));
         let mut writers: BTreeMap<ChildKind, reflector::store::Writer<DynamicObject>> =
             ChildKind::ALL.iter().map(|kind| (*kind, reflector::store::Writer::new(api_resource(*kind)))).collect();
         for writer in writers.values_mut() {
@@ -721,6 +719,17 @@ fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workf
 /// An approval changed: the tenant owning its namespace (it may release a held workflow)
 /// and the fleet pass (which writes approvals' statuses).
 fn on_approval(caches: &Caches, triggers: &Triggers, event: watcher::Event<Approval>) {
+    match &event {
+        watcher::Event::Apply(approval) | watcher::Event::InitApply(approval) => {
+            caches.index_mut().upsert_approval(approval)
+        }
+        watcher::Event::Delete(approval) => caches.index_mut().remove_approval(approval),
+        watcher::Event::InitDone => {
+            let listed = caches.approvals.state();
+            caches.index_mut().rebuild_approvals(listed.iter().map(|a| a.as_ref()));
+        }
+        watcher::Event::Init => {}
+    }
     if let Some(approval) = touched(event) {
         triggers.tenants(caches.index().tenants_in_namespace(&approval.namespace().unwrap_or_default()));
     }

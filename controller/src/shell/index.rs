@@ -2,7 +2,7 @@
 //! managed child re-queues exactly the tenants it concerns without scanning the fleet, and a
 //! tenant's slice of the world is looked up rather than searched for.
 
-use crate::api::{ServiceTier, Tenant, Workflow};
+use crate::api::{Approval, ServiceTier, Tenant, Workflow};
 use crate::planner::labels;
 use crate::planner::{ChildKind, OwnerKey};
 use kube::api::DynamicObject;
@@ -60,6 +60,7 @@ pub struct FleetIndex {
     tier_partner: HashMap<String, String>,
     tiers_by_partner: HashMap<String, BTreeSet<String>>,
     workflows_by_namespace: HashMap<String, BTreeSet<String>>,
+    approvals_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
     child_tenant: HashMap<ChildRef, String>,
     policy_tenants: HashMap<String, BTreeSet<String>>,
@@ -126,6 +127,30 @@ impl FleetIndex {
     /// Forgets a workflow.
     pub fn remove_workflow(&mut self, workflow: &Workflow) {
         remove(&mut self.workflows_by_namespace, &workflow.namespace().unwrap_or_default(), &workflow.name_any());
+    }
+
+    /// Records an approval under its namespace.
+    pub fn upsert_approval(&mut self, approval: &Approval) {
+        insert(&mut self.approvals_by_namespace, &approval.namespace().unwrap_or_default(), &approval.name_any());
+    }
+
+    /// Forgets an approval.
+    pub fn remove_approval(&mut self, approval: &Approval) {
+        remove(&mut self.approvals_by_namespace, &approval.namespace().unwrap_or_default(), &approval.name_any());
+    }
+
+    /// Replaces every approval with those of a completed list.
+    pub fn rebuild_approvals<'a>(&mut self, approvals: impl IntoIterator<Item = &'a Approval>) {
+        self.approvals_by_namespace.clear();
+        for approval in approvals {
+            self.upsert_approval(approval);
+        }
+    }
+
+    /// Names of the approvals in `namespace`: a tenant's reconcile reads its own, not a scan
+    /// of every approval of the fleet.
+    pub fn approvals_in_namespace(&self, namespace: &str) -> BTreeSet<String> {
+        self.approvals_by_namespace.get(namespace).cloned().unwrap_or_default()
     }
 
     /// Records a managed child under the tenant its labels name; returns that tenant.
@@ -301,6 +326,29 @@ mod tests {
         index.upsert_workflow(&fixtures::workflow("stray", "elsewhere"));
         assert_eq!(index.orphan_workflow_namespaces(), vec!["elsewhere".to_string()]);
         assert_eq!(index.workflows_in_namespace("tenant-shop"), BTreeSet::from(["orders".to_string()]));
+    }
+
+    #[test]
+    fn approvals_are_found_by_namespace_and_forgotten() {
+        let approval = |name: &str, namespace: &str| -> Approval {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "tenantry.dev/v1alpha1", "kind": "Approval",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"workflow": "orders", "generation": 2, "approver": {"user": "ana"}}
+            }))
+            .expect("an approval")
+        };
+        let mut index = FleetIndex::default();
+        index.upsert_approval(&approval("a", "tenant-shop"));
+        index.upsert_approval(&approval("b", "tenant-shop"));
+        index.upsert_approval(&approval("c", "tenant-other"));
+        let names = |index: &FleetIndex, namespace: &str| index.approvals_in_namespace(namespace);
+        assert_eq!(names(&index, "tenant-shop"), BTreeSet::from(["a".to_string(), "b".to_string()]));
+        index.remove_approval(&approval("a", "tenant-shop"));
+        assert_eq!(names(&index, "tenant-shop"), BTreeSet::from(["b".to_string()]));
+        index.rebuild_approvals([&approval("d", "tenant-other")]);
+        assert!(names(&index, "tenant-shop").is_empty(), "a completed list replaces what was indexed");
+        assert_eq!(names(&index, "tenant-other"), BTreeSet::from(["d".to_string()]));
     }
 
     #[test]
