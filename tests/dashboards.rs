@@ -736,6 +736,8 @@ fn operator_series() -> BTreeSet<String> {
     metrics.rates.get_or_create(&RateLabels { partner: "p".into(), rate: "nrr".into() }).set(1);
     let sla = SlaLabels { partner: "p".into(), tenant: "t".into(), figure: "target".into() };
     metrics.sla.get_or_create(&sla).set(1);
+    let refused = kube::Error::Api(Box::new(kube::core::Status::failure("frozen", "Invalid").with_code(422)));
+    metrics.billing_write_failed(true, "status_patch", &refused);
 
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode the registry");
