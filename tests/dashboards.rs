@@ -738,6 +738,7 @@ fn operator_series() -> BTreeSet<String> {
     metrics.sla.get_or_create(&sla).set(1);
     let refused = kube::Error::Api(Box::new(kube::core::Status::failure("frozen", "Invalid").with_code(422)));
     metrics.billing_write_failed(true, "status_patch", &refused);
+    metrics.billing_overdue_months.get_or_create(&PartnerLabels { partner: "p".into() }).set(1);
 
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode the registry");

@@ -64,6 +64,13 @@ pub struct BillingWriteLabels {
     pub reason: String,
 }
 
+/// Labels naming a partner.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartnerLabels {
+    /// The partner.
+    pub partner: String,
+}
+
 /// Labels of a fleet gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FleetLabels {
@@ -180,6 +187,9 @@ pub struct Metrics {
     /// BillingRecord writes (spec or status) the API server refused or never answered, by the
     /// phase written, the operation and a reason.
     pub billing_write_errors: Family<BillingWriteLabels, Counter>,
+    /// Tenant-months past their end and grace period that the tenants' statuses do not record
+    /// as Closed, by partner (the fleet pass's count; see `fleet::overdue_months`).
+    pub billing_overdue_months: Family<PartnerLabels, Gauge>,
 }
 
 impl Metrics {
@@ -211,6 +221,7 @@ impl Metrics {
             sla: Family::default(),
             scheduled_workflows: Family::default(),
             billing_write_errors: Family::default(),
+            billing_overdue_months: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
         prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
@@ -287,6 +298,11 @@ impl Metrics {
             "billing_record_write_errors",
             "BillingRecord writes that failed, by the phase written (Closed: the write that closes the month), operation and reason",
             metrics.billing_write_errors.clone(),
+        );
+        prefixed.register(
+            "billing_overdue_months",
+            "Tenant-months past their end and grace period that tenants' statuses do not record as Closed, by partner",
+            metrics.billing_overdue_months.clone(),
         );
         metrics
     }
