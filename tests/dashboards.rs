@@ -219,7 +219,7 @@ fn operator() -> Value {
     dashboard(
         "tenantry-operator",
         "tenantry / Operator health",
-        "The tenantry operator: reconciles, latency, queue, leader lease, watches and writes (docs/operations.md).",
+        "The tenantry operator: reconciles, latency, queue, leader lease, watches, writes and billing closes (docs/operations.md).",
         &[Var::Job],
         vec![
             Row("Reconciles", vec![
@@ -298,6 +298,18 @@ fn operator() -> Value {
                     "{{kind}}",
                 )])
                 .width(24),
+            ]),
+            Row("Billing", vec![
+                ts("BillingRecord write errors by phase, operation and reason", "short", vec![Query(
+                    r#"sum by (phase, operation, reason) (increase(tenantry_billing_record_write_errors_total{job=~"$job"}[$__rate_interval]))"#,
+                    "{{phase}} {{operation}} {{reason}}",
+                )])
+                .about("phase=Closed: the write that closes a month failed (alert TenantryBillingCloseFailing)."),
+                ts("Overdue months by partner", "short", vec![Query(
+                    r#"max by (partner) (tenantry_billing_overdue_months{job=~"$job"})"#,
+                    "{{partner}}",
+                )])
+                .about("Tenant-months past their end and grace period not recorded Closed (alert TenantryBillingMonthsOverdue)."),
             ]),
         ],
     )
