@@ -22,7 +22,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config, ResourceExt};
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -868,6 +868,184 @@ async fn diff_reports_exactly_the_drift_made_by_hand_and_never_writes() {
         let after = tenantry_cli(&["diff", "--partner", &fleet.partner]);
         assert_eq!(after.status.code(), Some(0), "{}", String::from_utf8_lossy(&after.stdout));
         second
+    })
+    .await;
+}
+
+/// The fleet's declared objects as a GitOps repository holds them, in `dir`: apiVersion,
+/// kind, name (and namespace) and spec, with neither status nor identity, and no
+/// BillingRecords; the tenant on `tier` (its tier in the cluster when `None`).
+async fn git_copy(fleet: &Fleet, dir: &std::path::Path, tier: Option<&str>) {
+    fn declared<K: serde::Serialize + kube::Resource<DynamicType = ()>>(object: &K) -> String {
+        let spec = serde_json::to_value(object).expect("JSON")["spec"].clone();
+        let mut metadata = json!({"name": object.meta().name});
+        if let Some(namespace) = &object.meta().namespace {
+            metadata["namespace"] = json!(namespace);
+        }
+        let document =
+            json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "metadata": metadata, "spec": spec});
+        format!("---\n{}", serde_yaml::to_string(&document).expect("YAML"))
+    }
+    let partners: Api<Partner> = Api::all(fleet.client.clone());
+    let tiers: Api<ServiceTier> = Api::all(fleet.client.clone());
+    let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+    let mut text = declared(&partners.get(&fleet.partner).await.expect("partner"));
+    for tier in [&fleet.basic, &fleet.plus] {
+        text.push_str(&declared(&tiers.get(tier).await.expect("tier")));
+    }
+    let mut tenant = tenants.get(&fleet.tenant).await.expect("tenant");
+    if let Some(tier) = tier {
+        tenant.spec.tier_ref = tier.to_string();
+    }
+    text.push_str(&declared(&tenant));
+    for workflow in fleet.api::<Workflow>().list(&ListParams::default()).await.expect("workflows").items {
+        text.push_str(&declared(&workflow));
+    }
+    std::fs::create_dir_all(dir).expect("copy directory");
+    std::fs::write(dir.join("fleet.yaml"), text).expect("copy written");
+}
+
+/// `tenantry diff --dir` previews a pull request that moves a tenant from its tier to a
+/// smaller one: a copy of the fleet as Git holds it (specs only) reports nothing; with the
+/// tenant moved, it reports exactly what the operator would do (the quota's pods, the tier
+/// label of each child it applies, the workload of a workflow the new tier does not allow
+/// scaled to zero, and the statuses of the tenant and that workflow), exits 1 and sends no
+/// write; the cluster is left as it was.
+#[tokio::test]
+#[ignore = "needs a Kubernetes API server (KUBECONFIG)"]
+async fn diff_dir_previews_a_tier_change_exactly_and_never_writes() {
+    with_fleet("diff-dir", Tier::Plus, |fleet, writes| async move {
+        fleet.tenant_ready().await;
+        fleet.apply_workflow("router", "orderToCash", "order-routing", json!({"continuous": {"replicas": 1}})).await;
+        fleet
+            .apply_workflow("recon", "financeCompliance", "reconciliation", json!({"continuous": {"replicas": 1}}))
+            .await;
+        fleet.workflow_phase("router", WorkflowPhase::Running).await;
+        fleet.workflow_phase("recon", WorkflowPhase::Running).await;
+        settled(&writes).await;
+        let root = std::env::temp_dir().join(format!("tenantry-diff-dir-{}", fleet.tenant));
+        let (same, moved) = (root.join("same"), root.join("moved"));
+        git_copy(&fleet, &same, None).await;
+        git_copy(&fleet, &moved, Some(&fleet.basic)).await;
+        let path = |dir: &std::path::Path| dir.to_str().expect("a UTF-8 path").to_string();
+
+        // The fleet as it is: nothing to do. (Notes may name other tests' objects, which the
+        // copy does not hold; never this fleet's.)
+        let unchanged = tenantry_cli(&["diff", "--partner", &fleet.partner, "--dir", &path(&same)]);
+        let stdout = String::from_utf8_lossy(&unchanged.stdout).into_owned();
+        assert_eq!(unchanged.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&unchanged.stderr));
+        assert!(stdout.lines().all(|line| line.starts_with("note: ") && !line.contains(&fleet.tenant)), "{stdout}");
+
+        // The tenant moved to the basic tier, read by a client that records any write.
+        let (client, sent) = recording_client().await;
+        let options = tenantry::commands::diff::Options {
+            partners: BTreeSet::from([fleet.partner.clone()]),
+            operator_namespace: "tenantry-system".into(),
+            billing: tenantry::planner::ClosingRules::default(),
+        };
+        let declared = tenantry::input::load_dir(&moved).expect("the copy loads").world;
+        let diff = tenantry::commands::diff::from_cluster_with_dir(&client, &options, jiff::Timestamp::now(), declared)
+            .await
+            .expect("the cluster is read");
+        let sent = sent.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(sent.is_empty(), "tenantry diff --dir wrote: {sent:?}");
+        let text = tenantry::commands::diff::to_text(&diff);
+
+        // Every child the tenant's tier labels is applied again with the new tier; the quota
+        // takes the basic tier's pods, the branding its name, the workflow definitions (and
+        // so the pod templates' hash) its name, and the workflow the basic tier does not
+        // allow (financeCompliance) is held: its Deployment at zero replicas, kept.
+        let tier_label = r#"metadata.labels["tenantry.dev/tier"]"#;
+        let hash = r#"spec.template.metadata.annotations["tenantry.dev/definition-hash"]"#;
+        let template_tier = r#"spec.template.metadata.labels["tenantry.dev/tier"]"#;
+        let definition = r#"data["workflow.yaml"]"#;
+        let expected: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::from([
+            (("Namespace", fleet.namespace.as_str()), vec![tier_label]),
+            (("ServiceAccount", "tenantry-runner"), vec![tier_label]),
+            (("ResourceQuota", "tenantry-quota"), vec![tier_label, "spec.hard.pods"]),
+            (("LimitRange", "tenantry-limits"), vec![tier_label]),
+            (("NetworkPolicy", "tenantry-isolation"), vec![tier_label]),
+            (("ConfigMap", "tenantry-branding"), vec!["data.tierDisplayName", tier_label]),
+            (("ConfigMap", "recon-definition"), vec![definition, tier_label]),
+            (("ConfigMap", "router-definition"), vec![definition, tier_label]),
+            (("Deployment", "recon"), vec![tier_label, "spec.replicas", hash, template_tier]),
+            (("Deployment", "router"), vec![tier_label, hash, template_tier]),
+        ]);
+        let reported: BTreeMap<(&str, &str), Vec<&str>> = diff
+            .children
+            .iter()
+            .map(|child| {
+                assert_eq!(format!("{:?}", child.action), "Change", "{text}");
+                let mut paths: Vec<&str> = child.fields.iter().map(|f| f.path.as_str()).collect();
+                paths.sort();
+                ((child.kind.as_str(), child.name.as_str()), paths)
+            })
+            .collect();
+        assert_eq!(reported, expected, "{text}");
+        assert_eq!(diff.children.len(), expected.len(), "each object once: {text}");
+        let field = |kind: &str, name: &str, path: &str| {
+            let child = diff.children.iter().find(|c| c.kind == kind && c.name == name).expect("reported");
+            let field = child.fields.iter().find(|f| f.path == path).expect("the field");
+            (field.before.clone(), field.after.clone())
+        };
+        for child in &diff.children {
+            let (before, after) = field(&child.kind, &child.name, tier_label);
+            assert_eq!((before, after), (Some(json!(fleet.plus)), Some(json!(fleet.basic))), "{text}");
+        }
+        assert_eq!(field("ResourceQuota", "tenantry-quota", "spec.hard.pods"), (Some(json!("30")), Some(json!("10"))));
+        assert_eq!(field("Deployment", "recon", "spec.replicas"), (Some(json!(1)), Some(json!(0))));
+        let (before, after) = field("ConfigMap", "recon-definition", definition);
+        assert!(before.is_some_and(|b| b.as_str().is_some_and(|b| b.contains(&format!("tier: {}\n", fleet.plus)))));
+        assert!(after.is_some_and(|a| a.as_str().is_some_and(|a| a.contains(&format!("tier: {}\n", fleet.basic)))));
+
+        // The statuses: the tenant's spec changed (its conditions observe the next
+        // generation) and now holds one workflow; recon is Held by its tier.
+        let statuses: BTreeSet<(&str, &str)> =
+            diff.statuses.iter().map(|s| (s.kind.as_str(), s.name.as_str())).collect();
+        assert_eq!(statuses, BTreeSet::from([("Tenant", fleet.tenant.as_str()), ("Workflow", "recon")]), "{text}");
+        let status = |kind: &str, path: &str| {
+            let status = diff.statuses.iter().find(|s| s.kind == kind).expect("reported");
+            let field = status.fields.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path}: {text}"));
+            (field.before.clone(), field.after.clone())
+        };
+        assert_eq!(status("Workflow", "status.phase"), (Some(json!("Running")), Some(json!("Held"))));
+        assert_eq!(status("Workflow", "status.reason"), (None, Some(json!("TierDisallowsCategory"))));
+        assert_eq!(status("Workflow", "status.conditions[Ready].status"), (Some(json!("True")), Some(json!("False"))));
+        assert_eq!(
+            status("Workflow", "status.conditions[Stalled].reason"),
+            (None, Some(json!("TierDisallowsCategory")))
+        );
+        let (before, after) = status("Tenant", "status.conditions[Ready].observedGeneration");
+        assert_eq!(after.and_then(|a| a.as_i64()), before.and_then(|b| b.as_i64()).map(|b| b + 1), "{text}");
+        let (_, message) = status("Tenant", "status.conditions[Ready].message");
+        assert!(message.is_some_and(|m| m.as_str().is_some_and(|m| m.contains("1 running, 1 held"))), "{text}");
+        assert!(diff.notes.iter().all(|note| !note.contains(&fleet.tenant)), "{:?}", diff.notes);
+
+        // The command says the same and exits 1.
+        let shown = tenantry_cli(&["diff", "--partner", &fleet.partner, "--dir", &path(&moved)]);
+        let stdout = String::from_utf8_lossy(&shown.stdout).into_owned();
+        assert_eq!(shown.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&shown.stderr));
+        let namespace = &fleet.namespace;
+        assert!(stdout.contains(&format!("~ change ResourceQuota {namespace}/tenantry-quota")), "{stdout}");
+        assert!(stdout.contains("    - spec.hard.pods: \"30\"\n    + spec.hard.pods: \"10\"\n"), "{stdout}");
+        assert!(stdout.contains(&format!("~ change Deployment {namespace}/recon")), "{stdout}");
+        assert!(stdout.contains("    - spec.replicas: 1\n    + spec.replicas: 0\n"), "{stdout}");
+        assert!(stdout.contains(&format!("~ status Workflow {namespace}/recon")), "{stdout}");
+        let json = tenantry_cli(&["diff", "--partner", &fleet.partner, "--dir", &path(&moved), "-o", "json"]);
+        let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+        assert_eq!(parsed["children"].as_array().map(Vec::len), Some(expected.len()), "{parsed}");
+
+        // Nothing changed in the cluster: the preview is only a preview.
+        let quota = fleet.api::<ResourceQuota>().get("tenantry-quota").await.expect("quota");
+        assert_eq!(
+            quota.spec.and_then(|s| s.hard).and_then(|h| h.get("pods").cloned()).map(|q| q.0).as_deref(),
+            Some("30")
+        );
+        let recon = fleet.api::<Deployment>().get("recon").await.expect("deployment");
+        assert_eq!(recon.spec.and_then(|s| s.replicas), Some(1));
+        let tenants: Api<Tenant> = Api::all(fleet.client.clone());
+        assert_eq!(tenants.get(&fleet.tenant).await.expect("tenant").spec.tier_ref, fleet.plus);
+        let _ = std::fs::remove_dir_all(&root);
     })
     .await;
 }

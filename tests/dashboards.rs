@@ -219,7 +219,7 @@ fn operator() -> Value {
     dashboard(
         "tenantry-operator",
         "tenantry / Operator health",
-        "The tenantry operator: reconciles, latency, queue, leader lease, watches and writes (docs/operations.md).",
+        "The tenantry operator: reconciles, latency, queue, leader lease, watches, writes and billing closes (docs/operations.md).",
         &[Var::Job],
         vec![
             Row("Reconciles", vec![
@@ -298,6 +298,18 @@ fn operator() -> Value {
                     "{{kind}}",
                 )])
                 .width(24),
+            ]),
+            Row("Billing", vec![
+                ts("BillingRecord write errors by phase, operation and reason", "short", vec![Query(
+                    r#"sum by (phase, operation, reason) (increase(tenantry_billing_record_write_errors_total{job=~"$job"}[$__rate_interval]))"#,
+                    "{{phase}} {{operation}} {{reason}}",
+                )])
+                .about("phase=Closed: the write that closes a month failed (alert TenantryBillingCloseFailing)."),
+                ts("Overdue months by partner", "short", vec![Query(
+                    r#"max by (partner) (tenantry_billing_overdue_months{job=~"$job"})"#,
+                    "{{partner}}",
+                )])
+                .about("Tenant-months past their end and grace period not recorded Closed (alert TenantryBillingMonthsOverdue)."),
             ]),
         ],
     )
@@ -736,6 +748,9 @@ fn operator_series() -> BTreeSet<String> {
     metrics.rates.get_or_create(&RateLabels { partner: "p".into(), rate: "nrr".into() }).set(1);
     let sla = SlaLabels { partner: "p".into(), tenant: "t".into(), figure: "target".into() };
     metrics.sla.get_or_create(&sla).set(1);
+    let refused = kube::Error::Api(Box::new(kube::core::Status::failure("frozen", "Invalid").with_code(422)));
+    metrics.billing_write_failed(true, "status_patch", &refused);
+    metrics.billing_overdue_months.get_or_create(&PartnerLabels { partner: "p".into() }).set(1);
 
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode the registry");

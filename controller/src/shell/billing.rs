@@ -108,7 +108,10 @@ pub struct Written {
 }
 
 /// Writes each planned record that differs from the cached one: the spec (with labels) by
-/// server-side apply, then the status. Never touches a record cached as Closed.
+/// server-side apply, then the status. Never touches a record cached as Closed. A write that
+/// fails stops there (the reconcile is retried), counted in
+/// `tenantry_billing_record_write_errors_total` with the phase it was writing, so a month that
+/// cannot close is seen apart from a refresh of an open one.
 pub async fn write_records(
     client: &Client,
     caches: &Caches,
@@ -131,15 +134,19 @@ pub async fn write_records(
                 "metadata": { "name": name, "labels": record.labels() },
                 "spec": record.spec,
             });
-            api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
-                .await
-                .map_err(|source| Error::Apply { object: format!("BillingRecord {name}"), source })?;
+            if let Err(source) = api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body)).await
+            {
+                let error = Error::Apply { object: format!("BillingRecord {name}"), source };
+                return Err(write_failed(metrics, record, "apply", error));
+            }
             written.applied += 1;
             Metrics::kind(&metrics.applies, "BillingRecord").inc();
         }
         let Some(status) = &record.status else { continue };
         if observed.as_deref().and_then(|o| o.status.as_ref()) != Some(status) {
-            patch_status::<BillingRecord>(client, None, &name, status).await?;
+            if let Err(error) = patch_status::<BillingRecord>(client, None, &name, status).await {
+                return Err(write_failed(metrics, record, "status_patch", error));
+            }
             written.statuses += 1;
             Metrics::kind(&metrics.status_patches, "BillingRecord").inc();
             if is_closed(record) {
@@ -148,6 +155,26 @@ pub async fn write_records(
         }
     }
     Ok(written)
+}
+
+/// Counts and logs a failed write of `record` (`operation`: `apply` or `status_patch`) and
+/// hands the error back.
+fn write_failed(metrics: &Metrics, record: &BillingRecord, operation: &str, error: Error) -> Error {
+    let closing = is_closed(record);
+    metrics.billing_write_failed(closing, operation, error.source_error());
+    let phase = if closing { "Closed" } else { "Open" };
+    let reason = super::error::reason_label(error.source_error());
+    tracing::warn!(
+        record = %record.name_any(),
+        tenant = %record.spec.tenant_ref,
+        period = %record.spec.period,
+        %phase,
+        %operation,
+        %reason,
+        %error,
+        "cannot write a BillingRecord"
+    );
+    error
 }
 
 /// Whether every label we set is on the observed record (others may add their own).

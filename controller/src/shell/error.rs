@@ -150,6 +150,19 @@ pub fn is_transient_status(code: u16) -> bool {
     matches!(code, 404 | 408 | 409 | 410 | 429) || code >= 500
 }
 
+/// A metric label for why a request failed, from a handful of values: `forbidden` (403 that
+/// is not a namespace being terminated: RBAC, or a policy that denies), `invalid` (422: a
+/// validation rule refused the object), `transient` (what [`is_transient`] expects to pass on
+/// its own) or `other` (any other refusal, such as 400 or 401).
+pub fn reason_label(error: &kube::Error) -> &'static str {
+    match error {
+        _ if is_transient(error) => "transient",
+        kube::Error::Api(status) if status.code == 403 => "forbidden",
+        kube::Error::Api(status) if status.code == 422 => "invalid",
+        _ => "other",
+    }
+}
+
 /// What stops `tenantry run`: errors at startup, and a part of the operator that died.
 /// Reconcile errors ([`Error`]) never stop it; they are retried.
 #[derive(Debug, Error)]
@@ -196,7 +209,7 @@ pub enum RunError {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_transient, Error};
+    use super::{is_transient, reason_label, Error};
     use kube::core::Status;
 
     fn api(code: u16, reason: &str, message: &str) -> kube::Error {
@@ -243,6 +256,19 @@ mod tests {
         assert_eq!(error.metric_label(), "status_patch");
         let error = Error::Apply { object: "Deployment tenant-shop/orders".into(), source: api(422, "Invalid", "bad") };
         assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn a_failure_has_one_of_four_reason_labels() {
+        let frozen =
+            "BillingRecord.tenantry.dev \"shop-2026-10\" is invalid: spec: Invalid value: a Closed record is frozen";
+        assert_eq!(reason_label(&api(422, "Invalid", frozen)), "invalid");
+        assert_eq!(reason_label(&api(403, "Forbidden", "billingrecords is forbidden: User cannot patch")), "forbidden");
+        assert_eq!(reason_label(&api(403, "Forbidden", "namespace tenant-shop is being terminated")), "transient");
+        assert_eq!(reason_label(&api(503, "ServiceUnavailable", "down")), "transient");
+        assert_eq!(reason_label(&api(429, "TooManyRequests", "slow down")), "transient");
+        assert_eq!(reason_label(&kube::Error::Service("connection reset".into())), "transient");
+        assert_eq!(reason_label(&api(400, "BadRequest", "denied")), "other");
     }
 
     #[test]

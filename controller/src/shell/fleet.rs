@@ -5,10 +5,13 @@
 use super::cache::Caches;
 use super::error::Error;
 use super::http::Heartbeat;
-use super::metrics::{FleetLabels, HeldLabels, KindLabels, Metrics, RateLabels, RevenueLabels, SlaLabels};
+use super::metrics::{
+    FleetLabels, HeldLabels, KindLabels, Metrics, PartnerLabels, RateLabels, RevenueLabels, SlaLabels,
+};
 use super::reconcile::{sync_status, Context};
 use crate::api::conditions::READY;
-use crate::api::{Workflow, WorkflowPhase};
+use crate::api::{Tenant, Workflow, WorkflowPhase};
+use crate::planner::billing::{history, Period};
 use crate::planner::{self, World};
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +139,7 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         }
     }
     record_gauges(caches, &ctx.metrics);
+    record_overdue_months(caches, &ctx.metrics, |partner| ctx.serves(partner), ctx.billing.grace, (ctx.clock)());
     record_revenue(&plan, &ctx.metrics);
     if let Some(retention) = ctx.billing.retention {
         let serves = |partner: &str| ctx.serves(partner);
@@ -206,6 +210,61 @@ fn record_gauges(caches: &Caches, metrics: &Metrics) {
     }
     for (kind, count) in caches.index().child_counts() {
         metrics.managed_objects.get_or_create(&KindLabels { kind: kind.name().into() }).set(count as i64);
+    }
+}
+
+/// The months of `tenant`'s bills whose end and grace period have passed at `now` and that
+/// its status does not record as Closed (`billingClosedThrough`, which the tenant controller
+/// moves once it observes a month's record Closed): from the first month its tier history
+/// reaches, or the one after the last recorded Closed, to the last month whose grace is over.
+/// Zero for a tenant with no history yet, and for one being deleted (its cleanup closes its
+/// final record; a failure there is a write error).
+///
+/// Whatever keeps a month open counts: a write that fails, a history the planner cannot
+/// price (the `Billing` condition says which field), a partner that does not exist, a
+/// tenant that is not reconciled. Right after a month's grace it is briefly 1 until the
+/// tenant's next reconcile.
+pub fn overdue_months(tenant: &Tenant, grace: jiff::SignedDuration, now: jiff::Timestamp) -> i64 {
+    if tenant.metadata.deletion_timestamp.is_some() {
+        return 0;
+    }
+    let Some(status) = tenant.status.as_ref() else { return 0 };
+    let Some(first) = history::first_period(&status.tier_history) else { return 0 };
+    let closed = status.billing_closed_through.as_deref().and_then(|p| p.parse::<Period>().ok());
+    let mut period = match closed {
+        Some(closed) if closed >= first => closed.next(),
+        _ => first,
+    };
+    let mut overdue = 0;
+    while period.end() + grace <= now {
+        overdue += 1;
+        let next = period.next();
+        if next == period {
+            break;
+        }
+        period = next;
+    }
+    overdue
+}
+
+/// `tenantry_billing_overdue_months` by partner, for the partners this operator serves (each
+/// with a tenant has a series, 0 when nothing is overdue).
+fn record_overdue_months(
+    caches: &Caches,
+    metrics: &Metrics,
+    serves: impl Fn(&str) -> bool,
+    grace: jiff::SignedDuration,
+    now: jiff::Timestamp,
+) {
+    let mut overdue: BTreeMap<String, i64> = BTreeMap::new();
+    for tenant in caches.tenants.state() {
+        if serves(&tenant.spec.partner_ref) {
+            *overdue.entry(tenant.spec.partner_ref.clone()).or_default() += overdue_months(&tenant, grace, now);
+        }
+    }
+    metrics.billing_overdue_months.clear();
+    for (partner, months) in overdue {
+        metrics.billing_overdue_months.get_or_create(&PartnerLabels { partner }).set(months);
     }
 }
 
@@ -324,5 +383,73 @@ mod tests {
         assert!(text.contains(&format!("{}2", line("Held", "AwaitingApproval"))), "{text}");
         assert!(text.contains(&format!("{}1", line("Blocked", "ImageNotAllowed"))), "{text}");
         assert!(!text.contains("state=\"Running\",reason"), "running workflows have no reason: {text}");
+    }
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().expect("an instant")
+    }
+
+    /// The fixture tenant, on its tier since 10 September 2026, with the months through
+    /// `closed_through` recorded Closed.
+    fn billed_tenant(closed_through: Option<&str>) -> Tenant {
+        let mut tenant = fixtures::fleet().tenants.remove(0);
+        tenant.status = Some(crate::api::TenantStatus {
+            tier_history: vec![crate::api::tenant::TierHistoryEntry {
+                tier: "silver".into(),
+                level: Some(1),
+                since: "2026-09-10T08:00:00Z".into(),
+                suspended: false,
+            }],
+            billing_closed_through: closed_through.map(str::to_string),
+            ..Default::default()
+        });
+        tenant
+    }
+
+    const HOUR: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+    #[test]
+    fn a_month_is_overdue_once_its_grace_is_over_until_the_status_records_it_closed() {
+        let tenant = billed_tenant(Some("2026-09"));
+        // October ends on 1 November; its record closes an hour later.
+        assert_eq!(overdue_months(&tenant, HOUR, at("2026-11-01T00:59:59Z")), 0, "still in its grace");
+        assert_eq!(overdue_months(&tenant, HOUR, at("2026-11-01T01:00:00Z")), 1);
+        assert_eq!(overdue_months(&billed_tenant(Some("2026-10")), HOUR, at("2026-11-01T01:00:00Z")), 0);
+        // Nothing recorded Closed: every month since the history began.
+        assert_eq!(overdue_months(&billed_tenant(None), HOUR, at("2027-01-15T00:00:00Z")), 4, "Sep to Dec");
+        // A mark before the history (a tenant created again under the same name) counts from it.
+        assert_eq!(overdue_months(&billed_tenant(Some("2025-01")), HOUR, at("2026-10-01T01:00:00Z")), 1);
+        let mut deleting = billed_tenant(None);
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at("2026-12-01T00:00:00Z")));
+        assert_eq!(overdue_months(&deleting, HOUR, at("2027-01-15T00:00:00Z")), 0, "its cleanup closes its bill");
+        let mut new = billed_tenant(None);
+        new.status = None;
+        assert_eq!(overdue_months(&new, HOUR, at("2027-01-15T00:00:00Z")), 0, "no history, no bill");
+    }
+
+    #[test]
+    fn overdue_months_are_a_gauge_per_served_partner() {
+        let mut world = fixtures::fleet();
+        world.tenants = vec![billed_tenant(Some("2026-09"))];
+        let mut other = billed_tenant(None);
+        other.metadata.name = Some("elsewhere".into());
+        other.spec.partner_ref = "not-served".into();
+        world.tenants.push(other);
+        let caches = Caches::from_snapshot(&world, Vec::new());
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        let serves = |partner: &str| partner == "acme";
+        record_overdue_months(&caches, &metrics, serves, HOUR, at("2026-12-01T01:00:00Z"));
+        let gauge = |partner: &str| {
+            metrics.billing_overdue_months.get_or_create(&PartnerLabels { partner: partner.into() }).get()
+        };
+        assert_eq!(gauge("acme"), 2, "October and November");
+        record_overdue_months(&caches, &metrics, serves, HOUR, at("2026-10-15T00:00:00Z"));
+        assert_eq!(gauge("acme"), 0, "a served partner with nothing overdue has a series at 0");
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        assert!(text.contains("tenantry_billing_overdue_months{partner=\"acme\"} 0"), "{text}");
+        assert!(!text.contains("not-served"), "another operator's partner: {text}");
     }
 }

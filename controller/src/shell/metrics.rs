@@ -1,5 +1,6 @@
 //! Prometheus metrics of the operator: reconciles, errors, durations, trigger queue depth,
-//! writes, managed objects and fleet gauges, served as text on `/metrics`.
+//! writes, managed objects, BillingRecord write failures and fleet gauges, served as text on
+//! `/metrics`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +47,28 @@ pub struct WatchLabels {
     pub kind: String,
     /// `forbidden`, `transient` or `other`.
     pub reason: String,
+}
+
+/// Labels of a BillingRecord write that failed. No tenant or record: the log names them, and
+/// every label here has a handful of values.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BillingWriteLabels {
+    /// The phase the write gives the record: `Open`, or `Closed` when it closes the month.
+    pub phase: String,
+    /// `apply` (the spec, by server-side apply) or `status_patch` (the status, which is what
+    /// closes the record).
+    pub operation: String,
+    /// `forbidden` (403: RBAC), `invalid` (422: the CRD's validation, such as its freeze of a
+    /// Closed record), `transient` (the API server unreachable or overloaded: timeouts, 409,
+    /// 429, 5xx) or `other` (see [`super::error::reason_label`]).
+    pub reason: String,
+}
+
+/// Labels naming a partner.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartnerLabels {
+    /// The partner.
+    pub partner: String,
 }
 
 /// Labels of a fleet gauge.
@@ -161,6 +184,12 @@ pub struct Metrics {
     /// Partners' scheduled workflows active now (`deployed`) and those with a run in the
     /// last 30 days (`adopted`).
     pub scheduled_workflows: Family<FleetLabels, Gauge>,
+    /// BillingRecord writes (spec or status) the API server refused or never answered, by the
+    /// phase written, the operation and a reason.
+    pub billing_write_errors: Family<BillingWriteLabels, Counter>,
+    /// Tenant-months past their end and grace period that the tenants' statuses do not record
+    /// as Closed, by partner (the fleet pass's count; see `fleet::overdue_months`).
+    pub billing_overdue_months: Family<PartnerLabels, Gauge>,
 }
 
 impl Metrics {
@@ -191,6 +220,8 @@ impl Metrics {
             paying_tenants: Family::default(),
             sla: Family::default(),
             scheduled_workflows: Family::default(),
+            billing_write_errors: Family::default(),
+            billing_overdue_months: Family::default(),
         };
         let prefixed = registry.sub_registry_with_prefix("tenantry");
         prefixed.register("reconciles", "Reconciles by controller and result", metrics.reconciles.clone());
@@ -263,6 +294,16 @@ impl Metrics {
             "Partners' tenants with MRR above zero",
             metrics.paying_tenants.clone(),
         );
+        prefixed.register(
+            "billing_record_write_errors",
+            "BillingRecord writes that failed, by the phase written (Closed: the write that closes the month), operation and reason",
+            metrics.billing_write_errors.clone(),
+        );
+        prefixed.register(
+            "billing_overdue_months",
+            "Tenant-months past their end and grace period that tenants' statuses do not record as Closed, by partner",
+            metrics.billing_overdue_months.clone(),
+        );
         metrics
     }
 
@@ -275,6 +316,17 @@ impl Metrics {
     /// Records a lease transition (`acquired`, `released`, `taken`, `renew_deadline`).
     pub fn lease_transition(&self, transition: &str) {
         self.lease_transitions.get_or_create(&TransitionLabels { transition: transition.into() }).inc();
+    }
+
+    /// Counts a BillingRecord write that failed: `closing` when the write was to close the
+    /// record, `operation` `apply` or `status_patch`.
+    pub fn billing_write_failed(&self, closing: bool, operation: &str, error: &kube::Error) {
+        let labels = BillingWriteLabels {
+            phase: if closing { "Closed" } else { "Open" }.into(),
+            operation: operation.into(),
+            reason: super::error::reason_label(error).into(),
+        };
+        self.billing_write_errors.get_or_create(&labels).inc();
     }
 
     /// The counter of one kind in a family.

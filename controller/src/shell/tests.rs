@@ -452,3 +452,78 @@ async fn a_closed_bill_is_never_written_again() {
     let bills: Vec<&Seen> = seen.iter().filter(|s| s.path.contains("billingrecords")).collect();
     assert!(bills.is_empty(), "{bills:#?}");
 }
+
+/// When November's record closes: the end of its month and its hour of grace.
+fn november_closes() -> jiff::Timestamp {
+    "2026-12-01T01:00:00Z".parse().expect("an instant")
+}
+
+/// Reconciles the fixture tenant at `clock` and returns what converging it returned, the
+/// metrics it counted and the requests it sent.
+async fn converge_at(
+    world: &World,
+    observed: Vec<(ChildKind, DynamicObject)>,
+    server: Server,
+    clock: fn() -> jiff::Timestamp,
+) -> (Result<kube::runtime::controller::Action, super::error::Error>, Arc<Metrics>, Vec<Seen>) {
+    let (client, server) = mock_api(server);
+    let metrics = Arc::new(Metrics::new(&mut prometheus_client::registry::Registry::default()));
+    let ctx = Context::new(client, Caches::from_snapshot(world, observed), metrics.clone(), BTreeSet::new(), None)
+        .with_clock(clock);
+    let result = converge(&world.tenants[0], &ctx).await;
+    drop(ctx);
+    (result, metrics, server.await.expect("mock server ends"))
+}
+
+fn billing_write_errors(metrics: &Metrics, phase: &str, operation: &str, reason: &str) -> u64 {
+    let labels =
+        super::metrics::BillingWriteLabels { phase: phase.into(), operation: operation.into(), reason: reason.into() };
+    metrics.billing_write_errors.get_or_create(&labels).get()
+}
+
+#[tokio::test]
+async fn a_bill_that_cannot_close_fails_the_reconcile_and_is_counted_as_a_close_failure() {
+    let (world, observed) = settled_fleet();
+    // The status patch that would close November is refused (422, as the CRD's validation
+    // refuses a record that someone else closed with other amounts).
+    let server = Server { refuse: &["billingrecords/shop-2026-11/status"], ..Server::default() };
+    let (result, metrics, seen) = converge_at(&world, observed, server, november_closes).await;
+    let error = result.expect_err("a month that cannot close fails the reconcile, which is retried");
+    assert!(error.to_string().starts_with("patching the status of BillingRecord shop-2026-11"), "{error}");
+    let closing = seen.iter().find(|s| s.path.ends_with("billingrecords/shop-2026-11/status")).expect("tried");
+    assert_eq!(closing.body["status"]["phase"], json!("Closed"), "the refused write was the one closing it");
+    assert_eq!(billing_write_errors(&metrics, "Closed", "status_patch", "invalid"), 1);
+    assert_eq!(billing_write_errors(&metrics, "Open", "status_patch", "invalid"), 0);
+    assert_eq!(billing_write_errors(&metrics, "Closed", "apply", "invalid"), 0, "its spec was written");
+    assert_eq!(
+        seen.iter().filter(|s| s.path.contains("billingrecords/shop-2026-12")).count(),
+        0,
+        "the writes stop at the first failure: December is written on the retry"
+    );
+}
+
+#[tokio::test]
+async fn a_bill_that_cannot_be_written_while_open_is_counted_as_such() {
+    let (mut world, observed) = settled_fleet();
+    world.billing_records.clear();
+    let server = Server { unavailable: &["billingrecords/shop-2026-11"], ..Server::default() };
+    let (result, metrics, _) = converge_at(&world, observed, server, settled_at).await;
+    let error = result.expect_err("the reconcile fails");
+    assert!(error.is_transient(), "a webhook that is down passes on its own: {error}");
+    assert_eq!(billing_write_errors(&metrics, "Open", "apply", "transient"), 1);
+    assert_eq!(billing_write_errors(&metrics, "Closed", "apply", "transient"), 0);
+}
+
+#[tokio::test]
+async fn a_bill_written_without_failure_counts_no_error() {
+    let (world, observed) = settled_fleet();
+    let (result, metrics, seen) = converge_at(&world, observed, Server::default(), november_closes).await;
+    result.expect("the reconcile succeeds");
+    let closed = seen.iter().find(|s| s.path.ends_with("billingrecords/shop-2026-11/status")).expect("closed");
+    assert_eq!(closed.body["status"]["phase"], json!("Closed"));
+    let mut text = String::new();
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("probe", "", metrics.billing_write_errors.clone());
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+    assert!(!text.lines().any(|l| l.starts_with("probe_total{")), "no failure counted: {text}");
+}
