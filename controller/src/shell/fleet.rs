@@ -107,7 +107,21 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         billing_records: snapshot(&caches.billing_records),
         ..Default::default()
     };
-    let plan = planner::fleet_statuses(&world, jiff::Timestamp::now());
+    // Seconds of work at 10,000 tenants: planned on the blocking pool, so the runtime's
+    // workers keep serving reconciles, probes and the lease meanwhile.
+    let now = jiff::Timestamp::now();
+    let planned = tokio::task::spawn_blocking(move || {
+        let plan = planner::fleet_statuses(&world, now);
+        (world, plan)
+    })
+    .await;
+    let (world, plan) = match planned {
+        Ok(planned) => planned,
+        // Only a bug panics in the planner: carry it on as if it had run here.
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(_) => return failures,
+    };
     for partner in world.partners.iter().filter(|p| ctx.serves(&p.name_any())) {
         if let Some(status) = plan.partners.get(&partner.name_any()) {
             sync_one(ctx, &mut failures, partner, partner.status.as_ref(), status).await;
