@@ -248,8 +248,12 @@ impl Caches {
         }
         let mut index = FleetIndex::default();
         world.tiers.iter().for_each(|t| index.upsert_tier(t));
-        world.tenants.iter().for_each(|t| index.upsert_tenant(t));
-        world.workflows.iter().for_each(|w| index.upsert_workflow(w));
+        world.tenants.iter().for_each(|t| {
+            index.upsert_tenant(t);
+        });
+        world.workflows.iter().for_each(|w| {
+            index.upsert_workflow(w);
+        });
         world.approvals.iter().for_each(|a| index.upsert_approval(a));
         let mut writers: BTreeMap<ChildKind, reflector::store::Writer<DynamicObject>> =
             ChildKind::ALL.iter().map(|kind| (*kind, reflector::store::Writer::new(api_resource(*kind)))).collect();
@@ -676,9 +680,11 @@ fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>
             // Tenants that shared the old or share the new namespace are affected too.
             let previous_namespace =
                 caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any()));
-            caches.index_mut().upsert_tenant(tenant);
-            triggers.tenants(previous_namespace);
-            triggers.tenant(&tenant.name_any());
+            // Its own status written back is no reason to plan it again.
+            if caches.index_mut().upsert_tenant(tenant) {
+                triggers.tenants(previous_namespace);
+                triggers.tenant(&tenant.name_any());
+            }
         }
         watcher::Event::Delete(tenant) => {
             caches.index_mut().remove_tenant(&tenant.name_any());
@@ -696,23 +702,29 @@ fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>
 /// A workflow changed: the index, and the tenant owning its namespace (or the fleet pass,
 /// for a namespace of no tenant).
 fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workflow>) {
-    match &event {
+    // Its own status written back is no reason to plan its tenant again.
+    let declared_change = match &event {
         watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
             caches.index_mut().upsert_workflow(workflow)
         }
-        watcher::Event::Delete(workflow) => caches.index_mut().remove_workflow(workflow),
+        watcher::Event::Delete(workflow) => {
+            caches.index_mut().remove_workflow(workflow);
+            true
+        }
         watcher::Event::InitDone => {
             let listed = caches.workflows.state();
             caches.index_mut().rebuild_workflows(listed.iter().map(|w| w.as_ref()));
+            false
         }
-        watcher::Event::Init => {}
-    }
+        watcher::Event::Init => false,
+    };
     if let Some(workflow) = touched(event) {
-        let namespace = workflow.namespace().unwrap_or_default();
-        let owners = caches.index().tenants_in_namespace(&namespace);
         // Orphans' statuses and approvals of any workflow are fleet statuses.
         triggers.fleet.notify_one();
-        triggers.tenants(owners);
+        if declared_change {
+            let namespace = workflow.namespace().unwrap_or_default();
+            triggers.tenants(caches.index().tenants_in_namespace(&namespace));
+        }
     }
 }
 
@@ -770,7 +782,8 @@ fn on_child(caches: &Caches, triggers: &Triggers, kind: ChildKind, event: watche
         watcher::Event::InitDone => {
             if let Some(store) = caches.children.get(&kind) {
                 let listed = store.state();
-                caches.index_mut().rebuild_children(kind, listed.iter().map(|o| o.as_ref()));
+                let bereft = caches.index_mut().rebuild_children(kind, listed.iter().map(|o| o.as_ref()));
+                triggers.tenants(bereft);
             }
         }
     }

@@ -2,12 +2,14 @@
 //! managed child re-queues exactly the tenants it concerns without scanning the fleet, and a
 //! tenant's slice of the world is looked up rather than searched for.
 
+use super::apply::workload_state;
 use crate::api::{Approval, ServiceTier, Tenant, Workflow};
 use crate::planner::labels;
 use crate::planner::{ChildKind, OwnerKey};
 use kube::api::DynamicObject;
 use kube::ResourceExt;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 /// A managed child, by kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +50,7 @@ struct TenantKeys {
     partner: String,
     tier: String,
     namespace: String,
+    declared: u64,
 }
 
 /// Reverse maps from what a tenant references to the tenants that reference it.
@@ -60,9 +63,11 @@ pub struct FleetIndex {
     tier_partner: HashMap<String, String>,
     tiers_by_partner: HashMap<String, BTreeSet<String>>,
     workflows_by_namespace: HashMap<String, BTreeSet<String>>,
+    workflow_declared: HashMap<(String, String), u64>,
     approvals_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
     child_tenant: HashMap<ChildRef, String>,
+    child_fingerprint: HashMap<ChildRef, u64>,
     policy_tenants: HashMap<String, BTreeSet<String>>,
 }
 
@@ -81,18 +86,24 @@ fn remove(map: &mut HashMap<String, BTreeSet<String>>, key: &str, value: &str) {
 
 impl FleetIndex {
     /// Records a tenant (added or changed).
-    pub fn upsert_tenant(&mut self, tenant: &Tenant) {
+    /// Returns whether anything but its status changed (or it is new): the operator writes a
+    /// tenant's status itself, and is not re-triggered by its own writes.
+    pub fn upsert_tenant(&mut self, tenant: &Tenant) -> bool {
         let name = tenant.name_any();
+        let declared = declared(&tenant.metadata);
+        let unchanged = self.tenants.get(&name).is_some_and(|keys| keys.declared == declared);
         self.remove_tenant(&name);
         let keys = TenantKeys {
             partner: tenant.spec.partner_ref.clone(),
             tier: tenant.spec.tier_ref.clone(),
             namespace: tenant.spec.namespace_for(&name),
+            declared,
         };
         insert(&mut self.by_partner, &keys.partner, &name);
         insert(&mut self.by_tier, &keys.tier, &name);
         insert(&mut self.by_namespace, &keys.namespace, &name);
         self.tenants.insert(name, keys);
+        !unchanged
     }
 
     /// Forgets a tenant.
@@ -120,13 +131,19 @@ impl FleetIndex {
     }
 
     /// Records a workflow.
-    pub fn upsert_workflow(&mut self, workflow: &Workflow) {
-        insert(&mut self.workflows_by_namespace, &workflow.namespace().unwrap_or_default(), &workflow.name_any());
+    /// Returns whether anything but its status changed (or it is new), as for tenants.
+    pub fn upsert_workflow(&mut self, workflow: &Workflow) -> bool {
+        let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
+        insert(&mut self.workflows_by_namespace, &namespace, &name);
+        let declared = declared(&workflow.metadata);
+        self.workflow_declared.insert((namespace, name), declared) != Some(declared)
     }
 
     /// Forgets a workflow.
     pub fn remove_workflow(&mut self, workflow: &Workflow) {
-        remove(&mut self.workflows_by_namespace, &workflow.namespace().unwrap_or_default(), &workflow.name_any());
+        let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
+        remove(&mut self.workflows_by_namespace, &namespace, &name);
+        self.workflow_declared.remove(&(namespace, name));
     }
 
     /// Records an approval under its namespace.
@@ -153,18 +170,25 @@ impl FleetIndex {
         self.approvals_by_namespace.get(namespace).cloned().unwrap_or_default()
     }
 
-    /// Records a managed child under the tenant its labels name; returns that tenant.
+    /// Records a managed child under the tenant its labels name. Returns that tenant when its
+    /// plan reads something new of the child (the child is new to it, or its
+    /// [`fingerprint`] changed), `None` when nothing the plan reads moved (a Deployment's
+    /// status counters, a resync): a tenant is not re-reconciled for its children's churn.
     pub fn upsert_child(&mut self, kind: ChildKind, object: &DynamicObject) -> Option<String> {
         let reference = ChildRef::of(kind, object);
-        self.remove_child(&reference);
+        let fingerprint = fingerprint(kind, object);
+        let unchanged = self.child_fingerprint.get(&reference) == Some(&fingerprint);
+        let before = self.remove_child(&reference);
         let (tenant, _) = owner_of(object)?;
         self.children_by_tenant.entry(tenant.clone()).or_default().insert(reference.clone());
-        self.child_tenant.insert(reference, tenant.clone());
-        Some(tenant)
+        self.child_tenant.insert(reference.clone(), tenant.clone());
+        self.child_fingerprint.insert(reference, fingerprint);
+        (!unchanged || before.as_deref() != Some(tenant.as_str())).then_some(tenant)
     }
 
     /// Forgets a managed child; returns the tenant it was recorded under.
     pub fn remove_child(&mut self, reference: &ChildRef) -> Option<String> {
+        self.child_fingerprint.remove(reference);
         let tenant = self.child_tenant.remove(reference)?;
         if let Some(set) = self.children_by_tenant.get_mut(&tenant) {
             set.remove(reference);
@@ -175,15 +199,26 @@ impl FleetIndex {
         Some(tenant)
     }
 
-    /// Replaces every child of one kind with what a fresh list of the kind holds.
-    pub fn rebuild_children<'a>(&mut self, kind: ChildKind, objects: impl IntoIterator<Item = &'a DynamicObject>) {
-        let stale: Vec<ChildRef> = self.child_tenant.keys().filter(|r| r.kind == kind).cloned().collect();
+    /// Replaces every child of one kind with what a fresh list of the kind holds. Returns
+    /// the tenants whose children of the kind are gone from the list (deleted while the
+    /// watch was down): their reconciles re-create them.
+    pub fn rebuild_children<'a>(
+        &mut self,
+        kind: ChildKind,
+        objects: impl IntoIterator<Item = &'a DynamicObject>,
+    ) -> BTreeSet<String> {
+        let listed: Vec<&DynamicObject> = objects.into_iter().collect();
+        let present: std::collections::HashSet<ChildRef> = listed.iter().map(|o| ChildRef::of(kind, o)).collect();
+        let stale: Vec<ChildRef> =
+            self.child_tenant.keys().filter(|r| r.kind == kind && !present.contains(*r)).cloned().collect();
+        let mut bereft = BTreeSet::new();
         for reference in stale {
-            self.remove_child(&reference);
+            bereft.extend(self.remove_child(&reference));
         }
-        for object in objects {
+        for object in listed {
             self.upsert_child(kind, object);
         }
+        bereft
     }
 
     /// Replaces every tenant with what a fresh list holds.
@@ -209,7 +244,13 @@ impl FleetIndex {
     /// Replaces every workflow with what a fresh list holds.
     pub fn rebuild_workflows<'a>(&mut self, workflows: impl IntoIterator<Item = &'a Workflow>) {
         self.workflows_by_namespace.clear();
+        let mut declared = std::mem::take(&mut self.workflow_declared);
         for workflow in workflows {
+            // Keep what is known of the listed ones, so a relist is not a change.
+            let key = (workflow.namespace().unwrap_or_default(), workflow.name_any());
+            if let Some(known) = declared.remove(&key) {
+                self.workflow_declared.insert(key, known);
+            }
             self.upsert_workflow(workflow);
         }
     }
@@ -279,6 +320,45 @@ impl FleetIndex {
         }
         counts
     }
+}
+
+/// What of a tenantry object is declared (everything its plan reads but its status, which
+/// the operator writes), hashed: its generation (the spec), labels (policies select by
+/// them), annotations, finalizers, deletion and UID.
+fn declared(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&meta.uid, meta.generation, &meta.labels, &meta.annotations, &meta.finalizers).hash(&mut hasher);
+    meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What a tenant's plan reads of a managed child, hashed: everything but its status and
+/// resourceVersion (the fields drift is judged on, its labels, annotations, owners, UID,
+/// generation and deletion), and of its status only what the planner takes from it: the
+/// workload's state ([`workload_state`]).
+fn fingerprint(kind: ChildKind, object: &DynamicObject) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let meta = &object.metadata;
+    (&meta.uid, meta.generation, &meta.labels, &meta.annotations, &meta.finalizers).hash(&mut hasher);
+    meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
+    for owner in meta.owner_references.iter().flatten() {
+        (&owner.uid, &owner.kind, &owner.name, owner.controller).hash(&mut hasher);
+    }
+    if let Some(fields) = object.data.as_object() {
+        for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "status") {
+            key.hash(&mut hasher);
+            value.to_string().hash(&mut hasher);
+        }
+    }
+    let state = match kind {
+        ChildKind::Deployment => workload_state(Some(object), None),
+        ChildKind::CronJob => workload_state(None, Some(object)),
+        _ => None,
+    };
+    if let Some(state) = state {
+        (state.running, &state.message, state.available, &state.last_run_time).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -363,7 +443,51 @@ mod tests {
         }
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len());
         let kept: Vec<DynamicObject> = Vec::new();
-        index.rebuild_children(ChildKind::ConfigMap, &kept);
+        let bereft = index.rebuild_children(ChildKind::ConfigMap, &kept);
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len() - 2, "branding and definition gone");
+        assert_eq!(bereft, BTreeSet::from(["shop".to_string()]), "the tenant re-creates what a relist misses");
+    }
+
+    /// The Deployment of the fixture fleet's `orders` workflow, as the API server would show
+    /// it with `status`.
+    fn deployment(status: serde_json::Value) -> DynamicObject {
+        let plan = crate::planner::plan(&fixtures::fleet(), jiff::Timestamp::UNIX_EPOCH);
+        let child = plan.children.iter().find(|c| c.object.kind() == ChildKind::Deployment).expect("a deployment");
+        let mut manifest = child.object.to_manifest().expect("json");
+        manifest["metadata"]["resourceVersion"] = serde_json::json!("1");
+        manifest["status"] = status;
+        serde_json::from_value(manifest).expect("dynamic")
+    }
+
+    #[test]
+    fn a_tenant_is_reconciled_for_what_its_plan_reads_of_a_child_not_for_its_churn() {
+        let mut index = FleetIndex::default();
+        let first = deployment(serde_json::json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 0}));
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &first), Some("shop".to_string()), "new: reconcile");
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &first), None, "the same again (a resync): nothing");
+        // Status counters the planner does not read, and a new resourceVersion.
+        let mut churn = deployment(serde_json::json!({
+            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 0, "unavailableReplicas": 1,
+            "conditions": [{"type": "Progressing", "status": "True", "lastUpdateTime": "2026-11-23T20:00:01Z"}]
+        }));
+        churn.metadata.resource_version = Some("2".into());
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &churn), None, "status churn: nothing");
+        // It becomes available: the workflow turns Ready, so the tenant is reconciled.
+        let available = deployment(serde_json::json!({
+            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1,
+            "conditions": [{"type": "Available", "status": "True"}]
+        }));
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &available), Some("shop".to_string()));
+        // Someone edits a field we own: drift, reconcile.
+        let mut edited = available.clone();
+        edited.data["spec"]["replicas"] = serde_json::json!(5);
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &edited), Some("shop".to_string()));
+        // A label edit, too.
+        let mut relabelled = edited.clone();
+        relabelled.metadata.labels.get_or_insert_default().insert("team".into(), "ops".into());
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &relabelled), Some("shop".to_string()));
+        // Deleted, then seen again: new to the tenant, reconcile.
+        index.remove_child(&ChildRef::of(ChildKind::Deployment, &relabelled));
+        assert_eq!(index.upsert_child(ChildKind::Deployment, &relabelled), Some("shop".to_string()));
     }
 }

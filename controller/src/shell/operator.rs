@@ -227,8 +227,21 @@ fn tenant_controller(
     shutdown: Shutdown,
 ) -> impl std::future::Future<Output = ()> {
     let queue_depth = context.metrics.queue_depth.clone();
-    // The controller watches tenants' metadata only: it never fails to decode one.
-    Controller::new(Api::<PartialObjectMeta<Tenant>>::all(client.clone()), cache::watch_config())
+    // The controller watches tenants' metadata only: it never fails to decode one. It
+    // reconciles a tenant when what is declared of it changes (spec generation, labels,
+    // annotations, finalizers; a deletion bumps the generation), not when its own status is
+    // written back: the caches trigger it for everything else its plan reads.
+    use kube::runtime::{predicates, Predicate, WatchStreamExt};
+    let (reader, writer) = kube::runtime::reflector::store();
+    let api = Api::<PartialObjectMeta<Tenant>>::all(client.clone());
+    let declared = predicates::generation
+        .combine(predicates::labels)
+        .combine(predicates::annotations)
+        .combine(predicates::finalizers);
+    let changes = kube::runtime::reflector(writer, kube::runtime::watcher(api, cache::watch_config()))
+        .applied_objects()
+        .predicate_filter(declared, Default::default());
+    Controller::for_stream(changes, reader)
         .with_config(controller::Config::default().concurrency(options.concurrency))
         .reconcile_on(triggers.inspect(move |_| {
             queue_depth.dec();
