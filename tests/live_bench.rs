@@ -1047,6 +1047,7 @@ async fn run(
         tokio::time::sleep(pause).await;
     };
     let converged_table = first.requests.snapshot();
+    let converged_reconciles = first.reconciles("tenant");
     let last_created = expected.iter().filter_map(|k| seen.get(k)).max().copied().unwrap_or(0);
     let by_creation = (last_created as f64 - wall_start.floor()).max(1.0);
     let declared_after = declared_at.map(|at| at.duration_since(first.started).as_secs_f64()).unwrap_or(0.0);
@@ -1075,7 +1076,9 @@ async fn run(
     println!("  the last of each kind created at: {}", timeline.join(", "));
     println!("  operator: {rate:.1} children/s; baseline {baseline_rate:.1} objects/s; ratio {:.2} (issue 12 target: at least 0.80)", rate / baseline_rate);
 
-    let quiet = first.settle(Duration::from_secs(5), Duration::from_secs(120)).await;
+    // Settled: its Deployments' pods are made (or pending) and the statuses say so.
+    let settle_cap = Duration::from_secs(env_number("TENANTRY_BENCH_SETTLE_SECONDS", 600));
+    let first_quiet = first.settle(Duration::from_secs(5), settle_cap).await;
     // From here on the fleet changes only by what runs on its own: Jobs of CronJobs.
     let quiet_since = wall_clock() - 5.0;
     let settled_after = first.started.elapsed();
@@ -1085,10 +1088,18 @@ async fn run(
     println!(
         "  settled at {:.1} s ({}); stopped in {:.1} s",
         settled_after.as_secs_f64(),
-        if quiet { "5 s without a reconcile or write" } else { "not quiet within 120 s" },
+        if first_quiet {
+            "5 s without a reconcile or write".to_string()
+        } else {
+            format!("not quiet within {settle_cap:?}")
+        },
         stop_took.as_secs_f64()
     );
     print_reconciles(&first_metrics, tenants);
+    println!(
+        "  tenant reconciles until converged: {converged_reconciles} ({:.1} a tenant)",
+        converged_reconciles as f64 / tenants as f64
+    );
     print_table(
         "  operator requests (until converged | until stopped)",
         &[("converged", &converged_table), ("stopped", &first_table)],
@@ -1113,7 +1124,7 @@ async fn run(
         assert!(second.started.elapsed() < deadline, "the restarted operator did not reconcile every tenant");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let quiet = second.settle(Duration::from_secs(5), Duration::from_secs(120)).await;
+    let quiet = second.settle(Duration::from_secs(5), settle_cap).await;
     let settled = second.started.elapsed();
     let rss_restarted = settled_rss_kib();
     let (_, second_table, second_metrics) = second.stop().await;
@@ -1122,7 +1133,7 @@ async fn run(
         filled.as_secs_f64(),
         reconciled.as_secs_f64(),
         settled.as_secs_f64(),
-        if quiet { "quiet 5 s" } else { "not quiet within 120 s" }
+        if quiet { "quiet 5 s".to_string() } else { format!("not quiet within {settle_cap:?}") }
     );
     print_reconciles(&second_metrics, tenants);
     print_table("  restarted operator's requests", &[("sent", &second_table)], tenants);
@@ -1144,9 +1155,10 @@ async fn run(
         .filter(|((_, resource), _)| ChildKind::ALL.iter().any(|k| api_resource(*k).plural == *resource))
         .collect();
     assert!(child_writes.is_empty(), "the restarted operator wrote children of an unchanged fleet: {child_writes:?}");
-    // Nothing at all, as in the cluster suite, unless a Job ran in between (a run counted in a
-    // workflow's status is a legitimate write).
-    if runs == 0 {
+    // Nothing at all, as in the cluster suite, unless the fleet changed in between: a Job ran
+    // (a run counted in a workflow's status is a legitimate write), or the first operator had
+    // not caught up with the workloads when it was stopped.
+    if runs == 0 && first_quiet {
         assert!(written.is_empty(), "the restarted operator wrote on an unchanged fleet: {written:?}");
     }
 }
