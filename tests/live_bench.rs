@@ -31,6 +31,10 @@
 //! 4. **Memory**: this test process's resident memory before the operator starts and once its
 //!    caches hold the fleet, each after returning free heap pages to the system.
 //!
+//! Limits, in seconds: `TENANTRY_BENCH_DEADLINE_SECONDS` (300 + one a tenant) to converge,
+//! `TENANTRY_BENCH_SETTLE_SECONDS` (600) for an operator to go quiet,
+//! `TENANTRY_BENCH_BASELINE_REMOVAL_SECONDS` (1800) for the baseline's namespaces to go.
+//!
 //! Then it deletes everything it created: tenants (their finalizers released by hand, the
 //! operator being stopped), their namespaces, the policies, tiers, partners and
 //! BillingRecords, and waits up to `TENANTRY_BENCH_CLEANUP_WAIT_SECONDS` (120) for the
