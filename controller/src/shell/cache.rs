@@ -650,7 +650,18 @@ fn on_undecodable_workflow(caches: &Caches, triggers: &Triggers, object: &Dynami
 
 /// A partner changed: its tenants, and the fleet statuses.
 fn on_partner(caches: &Caches, triggers: &Triggers, event: watcher::Event<Partner>) {
-    if let Some(partner) = touched(event) {
+    // The fleet pass writes partners' statuses; no tenant's plan reads them.
+    let declared_change = match &event {
+        watcher::Event::Apply(partner) | watcher::Event::InitApply(partner) => {
+            caches.index_mut().declared_changed("Partner", &partner.metadata)
+        }
+        watcher::Event::Delete(partner) => {
+            caches.index_mut().forget_declared("Partner", &partner.name_any());
+            true
+        }
+        watcher::Event::Init | watcher::Event::InitDone => false,
+    };
+    if let Some(partner) = touched(event).filter(|_| declared_change) {
         triggers.tenants(caches.index().tenants_of_partner(&partner.name_any()));
     }
     triggers.fleet.notify_one();
@@ -658,16 +669,25 @@ fn on_partner(caches: &Caches, triggers: &Triggers, event: watcher::Event<Partne
 
 /// A tier changed: the index, the tenants on it, and the fleet statuses.
 fn on_tier(caches: &Caches, triggers: &Triggers, event: watcher::Event<ServiceTier>) {
-    match &event {
-        watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => caches.index_mut().upsert_tier(tier),
-        watcher::Event::Delete(tier) => caches.index_mut().remove_tier(&tier.name_any()),
+    // The fleet pass writes tiers' statuses; no tenant's plan reads them.
+    let declared_change = match &event {
+        watcher::Event::Apply(tier) | watcher::Event::InitApply(tier) => {
+            caches.index_mut().upsert_tier(tier);
+            caches.index_mut().declared_changed("ServiceTier", &tier.metadata)
+        }
+        watcher::Event::Delete(tier) => {
+            caches.index_mut().remove_tier(&tier.name_any());
+            caches.index_mut().forget_declared("ServiceTier", &tier.name_any());
+            true
+        }
         watcher::Event::InitDone => {
             let listed = caches.tiers.state();
             caches.index_mut().rebuild_tiers(listed.iter().map(|t| t.as_ref()));
+            false
         }
-        watcher::Event::Init => {}
-    }
-    if let Some(tier) = touched(event) {
+        watcher::Event::Init => false,
+    };
+    if let Some(tier) = touched(event).filter(|_| declared_change) {
         triggers.tenants(caches.index().tenants_of_tier(&tier.name_any()));
     }
     triggers.fleet.notify_one();
@@ -754,9 +774,18 @@ fn on_policy(caches: &Caches, triggers: &Triggers, event: watcher::Event<Governa
         watcher::Event::Apply(policy) | watcher::Event::InitApply(policy) => {
             let selected = caches.selected_by(policy);
             let before = caches.index_mut().set_policy_tenants(&policy.name_any(), selected.clone());
-            triggers.tenants(before.union(&selected).cloned().collect::<Vec<_>>());
+            // A status-only event (the fleet pass writes policies' statuses) concerns only
+            // tenants whose selection moved meanwhile; a declared change, all of them.
+            if caches.index_mut().declared_changed("GovernancePolicy", &policy.metadata) {
+                triggers.tenants(before.union(&selected).cloned().collect::<Vec<_>>());
+            } else {
+                triggers.tenants(before.symmetric_difference(&selected).cloned().collect::<Vec<_>>());
+            }
         }
-        watcher::Event::Delete(policy) => triggers.tenants(caches.index_mut().remove_policy(&policy.name_any())),
+        watcher::Event::Delete(policy) => {
+            caches.index_mut().forget_declared("GovernancePolicy", &policy.name_any());
+            triggers.tenants(caches.index_mut().remove_policy(&policy.name_any()))
+        }
         watcher::Event::Init | watcher::Event::InitDone => {}
     }
     triggers.fleet.notify_one();

@@ -19,8 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// How long changes are gathered before the loop runs.
+/// How long changes are gathered before the loop runs, at least.
 const DEBOUNCE: Duration = Duration::from_millis(500);
+/// After a pass, changes are gathered for this many times as long as the pass took: a
+/// fleet whose pass takes a second (10,000 tenants) spends at most a fifth of a core on it
+/// while tenants converge, instead of planning the fleet again every half second.
+const PAUSE_PER_PASS: u32 = 4;
 /// The longest the loop sleeps without a change.
 const PERIOD: Duration = Duration::from_secs(60);
 
@@ -33,14 +37,22 @@ pub async fn run(
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
     heartbeat.beat();
+    let mut last_pass = Duration::ZERO;
     loop {
-        tokio::select! {
-            _ = wake.notified() => tokio::time::sleep(DEBOUNCE).await,
-            _ = tokio::time::sleep(PERIOD) => {}
+        let woken = tokio::select! {
+            _ = wake.notified() => true,
+            _ = tokio::time::sleep(PERIOD) => false,
             _ = &mut shutdown => return,
+        };
+        if woken {
+            tokio::select! {
+                _ = tokio::time::sleep(DEBOUNCE.max(last_pass * PAUSE_PER_PASS)) => {}
+                _ = &mut shutdown => return,
+            }
         }
         let started = Instant::now();
         let failures = once(&ctx).await;
+        last_pass = started.elapsed();
         let outcome = failures.first().map(Error::metric_label).unwrap_or("ok");
         ctx.metrics.reconciled("fleet", outcome, started.elapsed().as_secs_f64());
         if !failures.is_empty() {

@@ -6,6 +6,7 @@ use super::apply::workload_state;
 use crate::api::{Approval, ServiceTier, Tenant, Workflow};
 use crate::planner::labels;
 use crate::planner::{ChildKind, OwnerKey};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::DynamicObject;
 use kube::ResourceExt;
 use std::collections::{BTreeSet, HashMap};
@@ -64,6 +65,7 @@ pub struct FleetIndex {
     tiers_by_partner: HashMap<String, BTreeSet<String>>,
     workflows_by_namespace: HashMap<String, BTreeSet<String>>,
     workflow_declared: HashMap<(String, String), u64>,
+    others_declared: HashMap<(&'static str, String), u64>,
     approvals_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
     child_tenant: HashMap<ChildRef, String>,
@@ -144,6 +146,20 @@ impl FleetIndex {
         let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
         remove(&mut self.workflows_by_namespace, &namespace, &name);
         self.workflow_declared.remove(&(namespace, name));
+    }
+
+    /// Records what is declared of a partner, tier or policy (`kind`) and says whether it
+    /// changed since the last event (or is new). Their statuses are written by the fleet
+    /// pass and read by no tenant's plan: a status-only event re-plans no tenant.
+    pub fn declared_changed(&mut self, kind: &'static str, meta: &ObjectMeta) -> bool {
+        let key = (kind, meta.name.clone().unwrap_or_default());
+        let fingerprint = declared(meta);
+        self.others_declared.insert(key, fingerprint) != Some(fingerprint)
+    }
+
+    /// Forgets what was declared of a deleted partner, tier or policy.
+    pub fn forget_declared(&mut self, kind: &'static str, name: &str) {
+        self.others_declared.remove(&(kind, name.to_string()));
     }
 
     /// Records an approval under its namespace.
@@ -325,7 +341,7 @@ impl FleetIndex {
 /// What of a tenantry object is declared (everything its plan reads but its status, which
 /// the operator writes), hashed: its generation (the spec), labels (policies select by
 /// them), annotations, finalizers, deletion and UID.
-fn declared(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+fn declared(meta: &ObjectMeta) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&meta.uid, meta.generation, &meta.labels, &meta.annotations, &meta.finalizers).hash(&mut hasher);
     meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
@@ -446,6 +462,25 @@ mod tests {
         let bereft = index.rebuild_children(ChildKind::ConfigMap, &kept);
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len() - 2, "branding and definition gone");
         assert_eq!(bereft, BTreeSet::from(["shop".to_string()]), "the tenant re-creates what a relist misses");
+    }
+
+    #[test]
+    fn only_what_is_declared_of_a_partner_tier_or_policy_concerns_tenants() {
+        let mut index = FleetIndex::default();
+        let mut partner = fixtures::partner("acme");
+        partner.metadata.generation = Some(1);
+        assert!(index.declared_changed("Partner", &partner.metadata), "new");
+        partner.status = Some(Default::default());
+        partner.metadata.resource_version = Some("7".into());
+        assert!(!index.declared_changed("Partner", &partner.metadata), "its status written back");
+        partner.metadata.generation = Some(2);
+        assert!(index.declared_changed("Partner", &partner.metadata), "its spec");
+        partner.metadata.labels.get_or_insert_default().insert("region".into(), "eu".into());
+        assert!(index.declared_changed("Partner", &partner.metadata), "its labels");
+        assert!(!index.declared_changed("Partner", &partner.metadata));
+        assert!(index.declared_changed("ServiceTier", &partner.metadata), "kinds are apart");
+        index.forget_declared("Partner", "acme");
+        assert!(index.declared_changed("Partner", &partner.metadata), "deleted, then declared again");
     }
 
     /// The Deployment of the fixture fleet's `orders` workflow, as the API server would show
