@@ -593,7 +593,10 @@ fn plan(dir: PathBuf, at: Option<String>, output: Output, fail_on: Option<FailOn
             }
             gate_exit(&plan, now, fail_on)
         }
-        Err(render::RenderError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        // The reader stopped (`| head`): not an error of ours; the gate still decides.
+        Err(render::RenderError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            gate_exit(&plan, now, fail_on)
+        }
         Err(e) => {
             eprintln!("error: cannot render the plan: {e}");
             ExitCode::FAILURE
