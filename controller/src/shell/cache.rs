@@ -103,7 +103,7 @@ impl Caches {
         self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn index_mut(&self) -> RwLockWriteGuard<'_, FleetIndex> {
+    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, FleetIndex> {
         self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -700,8 +700,10 @@ fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>
             // Tenants that shared the old or share the new namespace are affected too.
             let previous_namespace =
                 caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any()));
-            // Its own status written back is no reason to plan it again.
-            if caches.index_mut().upsert_tenant(tenant) {
+            // Its own status written back is no reason to plan it again; a status written by
+            // anyone else is (a restored or seeded history).
+            let declared_change = caches.index_mut().upsert_tenant(tenant);
+            if declared_change || !caches.index().is_own_status_write("Tenant", &tenant.metadata) {
                 triggers.tenants(previous_namespace);
                 triggers.tenant(&tenant.name_any());
             }
@@ -723,9 +725,10 @@ fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>
 /// for a namespace of no tenant).
 fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workflow>) {
     // Its own status written back is no reason to plan its tenant again.
-    let declared_change = match &event {
+    let concerns_tenant = match &event {
         watcher::Event::Apply(workflow) | watcher::Event::InitApply(workflow) => {
-            caches.index_mut().upsert_workflow(workflow)
+            let declared_change = caches.index_mut().upsert_workflow(workflow);
+            declared_change || !caches.index().is_own_status_write("Workflow", &workflow.metadata)
         }
         watcher::Event::Delete(workflow) => {
             caches.index_mut().remove_workflow(workflow);
@@ -741,7 +744,7 @@ fn on_workflow(caches: &Caches, triggers: &Triggers, event: watcher::Event<Workf
     if let Some(workflow) = touched(event) {
         // Orphans' statuses and approvals of any workflow are fleet statuses.
         triggers.fleet.notify_one();
-        if declared_change {
+        if concerns_tenant {
             let namespace = workflow.namespace().unwrap_or_default();
             triggers.tenants(caches.index().tenants_in_namespace(&namespace));
         }

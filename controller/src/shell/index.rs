@@ -66,6 +66,7 @@ pub struct FleetIndex {
     workflows_by_namespace: HashMap<String, BTreeSet<String>>,
     workflow_declared: HashMap<(String, String), u64>,
     others_declared: HashMap<(&'static str, String), u64>,
+    own_status: HashMap<(String, String, String), String>,
     approvals_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
     child_tenant: HashMap<ChildRef, String>,
@@ -155,6 +156,18 @@ impl FleetIndex {
         let key = (kind, meta.name.clone().unwrap_or_default());
         let fingerprint = declared(meta);
         self.others_declared.insert(key, fingerprint) != Some(fingerprint)
+    }
+
+    /// Records the resourceVersion our own status write of an object left.
+    pub fn own_status_write(&mut self, kind: &str, namespace: &str, name: &str, version: String) {
+        self.own_status.insert((kind.to_string(), namespace.to_string(), name.to_string()), version);
+    }
+
+    /// Whether `meta` is the object as our own last status write left it: its echo through
+    /// the watch, which re-plans nothing.
+    pub fn is_own_status_write(&self, kind: &str, meta: &ObjectMeta) -> bool {
+        let key = (kind.to_string(), meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
+        meta.resource_version.is_some() && self.own_status.get(&key) == meta.resource_version.as_ref()
     }
 
     /// Forgets what was declared of a deleted partner, tier or policy.
@@ -481,6 +494,21 @@ mod tests {
         assert!(index.declared_changed("ServiceTier", &partner.metadata), "kinds are apart");
         index.forget_declared("Partner", "acme");
         assert!(index.declared_changed("Partner", &partner.metadata), "deleted, then declared again");
+    }
+
+    #[test]
+    fn only_our_own_status_write_is_recognised_as_ours() {
+        let mut index = FleetIndex::default();
+        let mut tenant = fixtures::tenant("shop", "acme", "basic");
+        tenant.metadata.resource_version = Some("41".into());
+        assert!(!index.is_own_status_write("Tenant", &tenant.metadata), "nothing written yet");
+        index.own_status_write("Tenant", "", "shop", "42".into());
+        assert!(!index.is_own_status_write("Tenant", &tenant.metadata), "an older version");
+        tenant.metadata.resource_version = Some("42".into());
+        assert!(index.is_own_status_write("Tenant", &tenant.metadata), "the echo of our write");
+        assert!(!index.is_own_status_write("Workflow", &tenant.metadata), "kinds are apart");
+        tenant.metadata.resource_version = Some("43".into());
+        assert!(!index.is_own_status_write("Tenant", &tenant.metadata), "someone wrote after us");
     }
 
     /// The Deployment of the fixture fleet's `orders` workflow, as the API server would show

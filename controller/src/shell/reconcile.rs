@@ -672,19 +672,27 @@ where
     if current == Some(planned) {
         return Ok(());
     }
-    patch_status::<K>(&ctx.client, object.namespace().as_deref(), &object.name_any(), planned).await?;
+    let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
+    let written =
+        patch_status::<K>(&ctx.client, Some(namespace.as_str()).filter(|n| !n.is_empty()), &name, planned).await?;
+    // Remembered so that this write, seen back through the watch, re-plans nothing; a status
+    // written by anyone else still does.
+    if let Some(version) = written {
+        ctx.caches.index_mut().own_status_write(&K::kind(&()), &namespace, &name, version);
+    }
     Metrics::kind(&ctx.metrics.status_patches, &K::kind(&())).inc();
     Ok(())
 }
 
 /// Writes a status with server-side apply, under the same field manager as the children.
+/// Returns the object's resourceVersion after the write.
 /// The answer is read as a dynamic object: only whether the server accepted it matters.
 pub async fn patch_status<K>(
     client: &Client,
     namespace: Option<&str>,
     name: &str,
     status: &impl Serialize,
-) -> Result<(), Error>
+) -> Result<Option<String>, Error>
 where
     K: Resource<DynamicType = ()>,
 {
@@ -697,7 +705,7 @@ where
     dynamic
         .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
         .await
-        .map(|_| ())
+        .map(|written| written.metadata.resource_version)
         .map_err(|source| {
             let object = match namespace {
                 Some(namespace) => format!("{} {namespace}/{name}", K::kind(&())),
