@@ -710,6 +710,7 @@ fn on_tenant(caches: &Caches, triggers: &Triggers, event: watcher::Event<Tenant>
         }
         watcher::Event::Delete(tenant) => {
             caches.index_mut().remove_tenant(&tenant.name_any());
+            caches.index_mut().forget_own_status("Tenant", "", &tenant.name_any());
             triggers.tenants(caches.index().tenants_in_namespace(&tenant.spec.namespace_for(&tenant.name_any())));
         }
         watcher::Event::InitDone => {

@@ -146,6 +146,7 @@ impl FleetIndex {
     pub fn remove_workflow(&mut self, workflow: &Workflow) {
         let (namespace, name) = (workflow.namespace().unwrap_or_default(), workflow.name_any());
         remove(&mut self.workflows_by_namespace, &namespace, &name);
+        self.forget_own_status("Workflow", &namespace, &name);
         self.workflow_declared.remove(&(namespace, name));
     }
 
@@ -163,6 +164,11 @@ impl FleetIndex {
         self.own_status.insert((kind.to_string(), namespace.to_string(), name.to_string()), version);
     }
 
+    /// Forgets our last status write of a deleted object.
+    pub fn forget_own_status(&mut self, kind: &str, namespace: &str, name: &str) {
+        self.own_status.remove(&(kind.to_string(), namespace.to_string(), name.to_string()));
+    }
+
     /// Whether `meta` is the object as our own last status write left it: its echo through
     /// the watch, which re-plans nothing.
     pub fn is_own_status_write(&self, kind: &str, meta: &ObjectMeta) -> bool {
@@ -172,6 +178,7 @@ impl FleetIndex {
 
     /// Forgets what was declared of a deleted partner, tier or policy.
     pub fn forget_declared(&mut self, kind: &'static str, name: &str) {
+        self.forget_own_status(kind, "", name);
         self.others_declared.remove(&(kind, name.to_string()));
     }
 
@@ -509,6 +516,9 @@ mod tests {
         assert!(!index.is_own_status_write("Workflow", &tenant.metadata), "kinds are apart");
         tenant.metadata.resource_version = Some("43".into());
         assert!(!index.is_own_status_write("Tenant", &tenant.metadata), "someone wrote after us");
+        tenant.metadata.resource_version = Some("42".into());
+        index.forget_own_status("Tenant", "", "shop");
+        assert!(!index.is_own_status_write("Tenant", &tenant.metadata), "deleted: forgotten");
     }
 
     /// The Deployment of the fixture fleet's `orders` workflow, as the API server would show
