@@ -3,6 +3,7 @@
 //! cluster; the execution is tested against a mocked API server.
 
 use super::index::{owner_of, ChildRef};
+use super::stored::StoredChild;
 use crate::planner::quantity;
 use crate::planner::{Child, ChildKind, OwnerKey, WorkloadState};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -13,7 +14,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,9 +58,22 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Reads an observed object of `kind` as the caches store it.
+    pub fn from_stored(kind: ChildKind, object: &StoredChild) -> Self {
+        let mut manifest = object.data();
+        if let Some(fields) = manifest.as_object_mut() {
+            fields.insert("metadata".into(), serde_json::to_value(object.meta()).unwrap_or(Value::Null));
+        }
+        Self::from_manifest(kind, object, manifest)
+    }
+
     /// Reads an observed object of `kind`.
     pub fn from_dynamic(kind: ChildKind, object: &DynamicObject) -> Self {
-        let mut manifest = serde_json::to_value(object).unwrap_or(Value::Null);
+        let manifest = serde_json::to_value(object).unwrap_or(Value::Null);
+        Self::from_manifest(kind, object, manifest)
+    }
+
+    fn from_manifest(kind: ChildKind, object: &impl Resource, mut manifest: Value) -> Self {
         // The items of a list response carry no apiVersion or kind (only watch events do), so
         // after a (re)list every object would look drifted against a desired manifest that
         // has them: the type is the kind the object was watched as.
@@ -70,9 +84,9 @@ impl Observed {
         }
         Observed {
             reference: ChildRef::of(kind, object),
-            uid: object.uid(),
+            uid: object.meta().uid.clone(),
             owner: owner_of(object).map(|(_, owner)| owner),
-            controller_uid: controller_uid(object.owner_references()),
+            controller_uid: controller_uid(object.meta().owner_references.as_deref().unwrap_or_default()),
             manifest,
         }
     }

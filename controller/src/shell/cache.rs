@@ -9,10 +9,11 @@ use super::http::ProbeState;
 use super::index::{ChildRef, FleetIndex};
 use super::jobs::{self, JobEvents, JobRuns};
 use super::metrics::{Metrics, WatchLabels};
+use super::stored::StoredChild;
 use crate::api::{Approval, BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenant, Workflow};
 use crate::planner::{self, labels, Catalog, ChildKind};
 use futures::channel::mpsc::UnboundedSender;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -40,7 +41,7 @@ pub struct Caches {
     /// Approvals in every namespace.
     pub approvals: Store<Approval>,
     /// Managed children, by kind.
-    pub children: BTreeMap<ChildKind, Store<DynamicObject>>,
+    pub children: BTreeMap<ChildKind, Store<StoredChild>>,
     /// The index over all of them.
     pub index: Arc<RwLock<FleetIndex>>,
     /// Tenantry objects that are stored but do not decode as their type.
@@ -131,7 +132,7 @@ impl Caches {
             .filter_map(|reference| {
                 let store = self.children.get(&reference.kind)?;
                 let key = object_ref(&reference);
-                store.get(&key).map(|object| Observed::from_dynamic(reference.kind, &object))
+                store.get(&key).map(|object| Observed::from_stored(reference.kind, &object))
             })
             .collect()
     }
@@ -170,7 +171,7 @@ impl Caches {
     }
 }
 
-fn object_ref(reference: &ChildRef) -> ObjectRef<DynamicObject> {
+fn object_ref(reference: &ChildRef) -> ObjectRef<StoredChild> {
     let mut key = ObjectRef::new_with(&reference.name, api_resource(reference.kind));
     if namespaced(reference.kind) {
         key = key.within(&reference.namespace);
@@ -197,8 +198,9 @@ impl Catalog for Caches {
             let reference = ChildRef { kind, namespace: namespace.to_string(), name: name.to_string() };
             self.children.get(&kind).and_then(|store| store.get(&object_ref(&reference)))
         };
-        let (deployment, cron_job) = (observed(ChildKind::Deployment), observed(ChildKind::CronJob));
-        let mut state = super::apply::workload_state(deployment.as_deref(), cron_job.as_deref())?;
+        let read = |kind| observed(kind).map(|stored| stored.to_dynamic());
+        let (deployment, cron_job) = (read(ChildKind::Deployment), read(ChildKind::CronJob));
+        let mut state = super::apply::workload_state(deployment.as_ref(), cron_job.as_ref())?;
         if deployment.is_none() {
             state.finished_runs = self.job_runs.finished(namespace, name);
         }
@@ -255,12 +257,13 @@ impl Caches {
             index.upsert_workflow(w);
         });
         world.approvals.iter().for_each(|a| index.upsert_approval(a));
-        let mut writers: BTreeMap<ChildKind, reflector::store::Writer<DynamicObject>> =
+        let mut writers: BTreeMap<ChildKind, reflector::store::Writer<StoredChild>> =
             ChildKind::ALL.iter().map(|kind| (*kind, reflector::store::Writer::new(api_resource(*kind)))).collect();
         for writer in writers.values_mut() {
             writer.apply_watcher_event(&watcher::Event::Init);
         }
         for (kind, object) in observed {
+            let object = StoredChild::from(object);
             index.upsert_child(kind, &object);
             if let Some(writer) = writers.get_mut(&kind) {
                 writer.apply_watcher_event(&watcher::Event::InitApply(object));
@@ -556,10 +559,17 @@ impl Feeds<'_> {
     }
 
     /// Watches the managed objects of one child kind (by label) into its store.
-    fn child_kind(&self, watches: &mut Watches, kind: ChildKind, writer: reflector::store::Writer<DynamicObject>) {
+    fn child_kind(&self, watches: &mut Watches, kind: ChildKind, writer: reflector::store::Writer<StoredChild>) {
         let managed = watch_config().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
         let api = Api::<DynamicObject>::all_with(self.client.clone(), &api_resource(kind));
-        let events = reflector(writer, watcher(api, managed).default_backoff().modify(slim));
+        let stored = watcher(api, managed).default_backoff().modify(slim).map_ok(|event| match event {
+            watcher::Event::Apply(object) => watcher::Event::Apply(StoredChild::from(object)),
+            watcher::Event::InitApply(object) => watcher::Event::InitApply(StoredChild::from(object)),
+            watcher::Event::Delete(object) => watcher::Event::Delete(StoredChild::from(object)),
+            watcher::Event::Init => watcher::Event::Init,
+            watcher::Event::InitDone => watcher::Event::InitDone,
+        });
+        let events = reflector(writer, stored);
         let (caches, triggers) = (self.caches.clone(), self.triggers.clone());
         let task = drain(events, kind.name().to_string(), self.health.clone(), move |event| {
             on_child(&caches, &triggers, kind, event)
@@ -796,7 +806,7 @@ fn on_policy(caches: &Caches, triggers: &Triggers, event: watcher::Event<Governa
 }
 
 /// A managed child changed: the index, and the tenant it belongs to.
-fn on_child(caches: &Caches, triggers: &Triggers, kind: ChildKind, event: watcher::Event<DynamicObject>) {
+fn on_child(caches: &Caches, triggers: &Triggers, kind: ChildKind, event: watcher::Event<StoredChild>) {
     match event {
         // The cache keeps serving the previous list until the new one is complete, and so
         // does the index: a partial list must never make a child look unwanted.

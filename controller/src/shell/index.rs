@@ -3,12 +3,12 @@
 //! tenant's slice of the world is looked up rather than searched for.
 
 use super::apply::workload_state;
+use super::stored::StoredChild;
 use crate::api::{Approval, ServiceTier, Tenant, Workflow};
 use crate::planner::labels;
 use crate::planner::{ChildKind, OwnerKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::DynamicObject;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
@@ -25,13 +25,13 @@ pub struct ChildRef {
 
 impl ChildRef {
     /// The reference of an observed object of `kind`.
-    pub fn of(kind: ChildKind, object: &DynamicObject) -> Self {
+    pub fn of(kind: ChildKind, object: &impl Resource) -> Self {
         ChildRef { kind, namespace: object.namespace().unwrap_or_default(), name: object.name_any() }
     }
 }
 
 /// Which tenant, and which of its owners, a managed child belongs to, read from its labels.
-pub fn owner_of(object: &DynamicObject) -> Option<(String, OwnerKey)> {
+pub fn owner_of(object: &impl Resource) -> Option<(String, OwnerKey)> {
     let labels = object.labels();
     if labels.get(labels::MANAGED_BY).map(String::as_str) != Some(labels::MANAGER) {
         return None;
@@ -210,7 +210,7 @@ impl FleetIndex {
     /// plan reads something new of the child (the child is new to it, or its
     /// [`fingerprint`] changed), `None` when nothing the plan reads moved (a Deployment's
     /// status counters, a resync): a tenant is not re-reconciled for its children's churn.
-    pub fn upsert_child(&mut self, kind: ChildKind, object: &DynamicObject) -> Option<String> {
+    pub fn upsert_child(&mut self, kind: ChildKind, object: &StoredChild) -> Option<String> {
         let reference = ChildRef::of(kind, object);
         let fingerprint = fingerprint(kind, object);
         let unchanged = self.child_fingerprint.get(&reference) == Some(&fingerprint);
@@ -241,10 +241,10 @@ impl FleetIndex {
     pub fn rebuild_children<'a>(
         &mut self,
         kind: ChildKind,
-        objects: impl IntoIterator<Item = &'a DynamicObject>,
+        objects: impl IntoIterator<Item = &'a StoredChild>,
     ) -> BTreeSet<String> {
-        let listed: Vec<&DynamicObject> = objects.into_iter().collect();
-        let present: std::collections::HashSet<ChildRef> = listed.iter().map(|o| ChildRef::of(kind, o)).collect();
+        let listed: Vec<&StoredChild> = objects.into_iter().collect();
+        let present: std::collections::HashSet<ChildRef> = listed.iter().map(|o| ChildRef::of(kind, *o)).collect();
         let stale: Vec<ChildRef> =
             self.child_tenant.keys().filter(|r| r.kind == kind && !present.contains(*r)).cloned().collect();
         let mut bereft = BTreeSet::new();
@@ -372,23 +372,18 @@ fn declared(meta: &ObjectMeta) -> u64 {
 /// resourceVersion (the fields drift is judged on, its labels, annotations, owners, UID,
 /// generation and deletion), and of its status only what the planner takes from it: the
 /// workload's state ([`workload_state`]).
-fn fingerprint(kind: ChildKind, object: &DynamicObject) -> u64 {
+fn fingerprint(kind: ChildKind, object: &StoredChild) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let meta = &object.metadata;
+    let meta = object.meta();
     (&meta.uid, meta.generation, &meta.labels, &meta.annotations, &meta.finalizers).hash(&mut hasher);
     meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
     for owner in meta.owner_references.iter().flatten() {
         (&owner.uid, &owner.kind, &owner.name, owner.controller).hash(&mut hasher);
     }
-    if let Some(fields) = object.data.as_object() {
-        for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "status") {
-            key.hash(&mut hasher);
-            value.to_string().hash(&mut hasher);
-        }
-    }
+    object.body_text().hash(&mut hasher);
     let state = match kind {
-        ChildKind::Deployment => workload_state(Some(object), None),
-        ChildKind::CronJob => workload_state(None, Some(object)),
+        ChildKind::Deployment => workload_state(Some(&object.to_dynamic()), None),
+        ChildKind::CronJob => workload_state(None, Some(&object.to_dynamic())),
         _ => None,
     };
     if let Some(state) = state {
@@ -401,6 +396,7 @@ fn fingerprint(kind: ChildKind, object: &DynamicObject) -> u64 {
 mod tests {
     use super::*;
     use crate::planner::fixtures;
+    use kube::api::DynamicObject;
 
     #[test]
     fn tier_and_partner_changes_find_exactly_their_tenants() {
@@ -474,11 +470,14 @@ mod tests {
         for child in &plan.children {
             let object: DynamicObject =
                 serde_json::from_value(child.object.to_manifest().expect("json")).expect("dynamic");
-            assert_eq!(index.upsert_child(child.object.kind(), &object), Some("shop".to_string()));
+            assert_eq!(
+                index.upsert_child(child.object.kind(), &StoredChild::from(object.clone())),
+                Some("shop".to_string())
+            );
             assert_eq!(owner_of(&object).map(|(_, owner)| owner), Some(child.owner.clone()));
         }
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len());
-        let kept: Vec<DynamicObject> = Vec::new();
+        let kept: Vec<StoredChild> = Vec::new();
         let bereft = index.rebuild_children(ChildKind::ConfigMap, &kept);
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len() - 2, "branding and definition gone");
         assert_eq!(bereft, BTreeSet::from(["shop".to_string()]), "the tenant re-creates what a relist misses");
@@ -536,31 +535,55 @@ mod tests {
     fn a_tenant_is_reconciled_for_what_its_plan_reads_of_a_child_not_for_its_churn() {
         let mut index = FleetIndex::default();
         let first = deployment(serde_json::json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 0}));
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &first), Some("shop".to_string()), "new: reconcile");
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &first), None, "the same again (a resync): nothing");
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(first.clone())),
+            Some("shop".to_string()),
+            "new: reconcile"
+        );
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(first.clone())),
+            None,
+            "the same again (a resync): nothing"
+        );
         // Status counters the planner does not read, and a new resourceVersion.
         let mut churn = deployment(serde_json::json!({
             "observedGeneration": 1, "replicas": 1, "updatedReplicas": 0, "unavailableReplicas": 1,
             "conditions": [{"type": "Progressing", "status": "True", "lastUpdateTime": "2026-11-23T20:00:01Z"}]
         }));
         churn.metadata.resource_version = Some("2".into());
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &churn), None, "status churn: nothing");
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(churn.clone())),
+            None,
+            "status churn: nothing"
+        );
         // It becomes available: the workflow turns Ready, so the tenant is reconciled.
         let available = deployment(serde_json::json!({
             "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1,
             "conditions": [{"type": "Available", "status": "True"}]
         }));
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &available), Some("shop".to_string()));
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(available.clone())),
+            Some("shop".to_string())
+        );
         // Someone edits a field we own: drift, reconcile.
         let mut edited = available.clone();
         edited.data["spec"]["replicas"] = serde_json::json!(5);
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &edited), Some("shop".to_string()));
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(edited.clone())),
+            Some("shop".to_string())
+        );
         // A label edit, too.
         let mut relabelled = edited.clone();
         relabelled.metadata.labels.get_or_insert_default().insert("team".into(), "ops".into());
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &relabelled), Some("shop".to_string()));
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(relabelled.clone())),
+            Some("shop".to_string())
+        );
         // Deleted, then seen again: new to the tenant, reconcile.
         index.remove_child(&ChildRef::of(ChildKind::Deployment, &relabelled));
-        assert_eq!(index.upsert_child(ChildKind::Deployment, &relabelled), Some("shop".to_string()));
+        assert_eq!(
+            index.upsert_child(ChildKind::Deployment, &StoredChild::from(relabelled.clone())),
+            Some("shop".to_string())
+        );
     }
 }

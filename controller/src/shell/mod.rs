@@ -16,5 +16,6 @@ pub mod operator;
 pub mod reconcile;
 #[cfg(test)]
 mod resilience_tests;
+pub mod stored;
 #[cfg(test)]
 mod tests;

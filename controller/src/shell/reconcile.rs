@@ -7,6 +7,7 @@ use super::billing;
 use super::cache::{Caches, Undecodable};
 use super::error::Error;
 use super::metrics::{DecisionLabels, Metrics};
+use super::stored::StoredChild;
 use crate::api::conditions::{reason, READY, RECONCILING, SLA_BREACHED, STALLED};
 use crate::api::workflow::DecisionKind;
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
@@ -375,10 +376,10 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     // Objects read from the API server always have a UID; the planner sets the owner
     // reference from it.
     let Some(uid) = tenant.uid() else { return Ok(None) };
-    let key = ObjectRef::<DynamicObject>::new_with(&namespace, apply::api_resource(ChildKind::Namespace));
+    let key = ObjectRef::<StoredChild>::new_with(&namespace, apply::api_resource(ChildKind::Namespace));
     let observed = ctx.caches.children.get(&ChildKind::Namespace).and_then(|store| store.get(&key));
     let controller = match observed {
-        Some(object) => apply::controller_uid(object.owner_references()),
+        Some(object) => apply::controller_uid(object.meta().owner_references.as_deref().unwrap_or_default()),
         None => match create_namespace(child, ctx).await? {
             Created::Now => Some(uid.clone()),
             Created::Before(controller) => controller,
