@@ -270,7 +270,7 @@ pub async fn converge(tenant: &Tenant, ctx: &Context) -> Result<Action, Error> {
     let owns_namespace = whole.namespace_owners.get(&namespace) == Some(&name);
     let mut plan = whole.for_tenant(&name);
     let mut setbacks = BTreeMap::new();
-    if let Some(refusal) = claim_namespace(tenant, &plan, ctx).await? {
+    if let Some(refusal) = claim_namespace(tenant, &mut plan, ctx).await? {
         tracing::warn!(tenant = %name, %namespace, reason = %refusal.reason, "not taking over the namespace");
         withhold_namespace(&mut plan, &name, &namespace, &refusal, &mut setbacks);
     }
@@ -362,8 +362,9 @@ pub fn reserved_namespace(namespace: &str, operator_namespace: &str) -> bool {
 /// creates it if it does not exist. A namespace is ours when its controller ownerReference
 /// carries this tenant's UID: set when we created it, kept by every apply since. One that
 /// exists without it (someone else's, or a reserved one) is never adopted: the refusal is
-/// returned and nothing is applied into it.
-async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> Result<Option<Setback>, Error> {
+/// returned and nothing is applied into it. A namespace created now is taken out of the
+/// plan's writes: it was created from the very manifest an apply would send.
+async fn claim_namespace(tenant: &Tenant, plan: &mut TenantPlan, ctx: &Context) -> Result<Option<Setback>, Error> {
     let Some(child) = plan.children.iter().find(|c| c.object.kind() == ChildKind::Namespace) else {
         return Ok(None);
     };
@@ -381,7 +382,10 @@ async fn claim_namespace(tenant: &Tenant, plan: &TenantPlan, ctx: &Context) -> R
     let controller = match observed {
         Some(object) => apply::controller_uid(object.meta().owner_references.as_deref().unwrap_or_default()),
         None => match create_namespace(child, ctx).await? {
-            Created::Now => Some(uid.clone()),
+            Created::Now => {
+                plan.children.retain(|c| c.object.kind() != ChildKind::Namespace);
+                Some(uid.clone())
+            }
             Created::Before(controller) => controller,
         },
     };

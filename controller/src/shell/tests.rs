@@ -304,6 +304,27 @@ async fn a_namespace_someone_else_created_is_not_taken_over() {
 }
 
 #[tokio::test]
+async fn a_namespace_created_now_is_not_applied_again_in_the_same_reconcile() {
+    let (mut world, _) = settled_fleet();
+    world.tenants[0].status = None;
+    let seen = reconcile_shop(&world, Vec::new(), Server::default()).await;
+    let to_the_namespace: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.is_write() && s.path.starts_with("/api/v1/namespaces") && s.path.matches('/').count() <= 4)
+        .collect();
+    assert_eq!(to_the_namespace.len(), 1, "created once, from the manifest an apply would send: {to_the_namespace:#?}");
+    assert_eq!(
+        (to_the_namespace[0].method.as_str(), to_the_namespace[0].path.as_str()),
+        ("POST", "/api/v1/namespaces")
+    );
+    assert_eq!(to_the_namespace[0].body["metadata"]["labels"]["app.kubernetes.io/managed-by"], "tenantry");
+    assert!(
+        seen.iter().any(|s| s.method == "PATCH" && s.path.ends_with("resourcequotas/tenantry-quota")),
+        "the rest is applied"
+    );
+}
+
+#[tokio::test]
 async fn a_namespace_we_created_earlier_is_ours() {
     let (mut world, _) = settled_fleet();
     world.tenants[0].status = None;
