@@ -136,6 +136,7 @@ impl RunningOperator {
         let metrics = Arc::new(Metrics::new(&mut registry));
         let options = ControllerOptions {
             concurrency: 2,
+            debounce: operator::DEFAULT_DEBOUNCE,
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(format!("test-{partner}")),
             billing,

@@ -294,6 +294,7 @@ impl Replica {
         let probes = ProbeState::default();
         let options = ControllerOptions {
             concurrency: 2,
+            debounce: operator::DEFAULT_DEBOUNCE,
             partners: BTreeSet::from([partner.to_string()]),
             instance: Some(identity.to_string()),
             // Open bills refreshed daily: writes counted over seconds never meet the hourly refresh.

@@ -330,6 +330,7 @@ impl RunningOperator {
         let metrics = Arc::new(Metrics::new(&mut registry));
         let options = ControllerOptions {
             concurrency,
+            debounce: Duration::from_millis(env_number("TENANTRY_BENCH_DEBOUNCE_MS", 1000)),
             partners: BTreeSet::new(),
             instance: Some(name.to_string()),
             billing: quiet_billing(),

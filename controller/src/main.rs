@@ -327,6 +327,10 @@ struct RunArgs {
     /// Tenants reconciled at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+    /// Milliseconds a tenant's reconcile waits after a change for more changes, each one
+    /// starting the wait again, so a burst is planned and written once; 0 reconciles at once.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    debounce_ms: u64,
     /// Serve only the tenants of this partner (repeat for several); shards a large fleet
     /// across operator deployments, each with its own --lease-name.
     #[arg(long = "partner", value_name = "PARTNER")]
@@ -507,6 +511,7 @@ fn run(args: RunArgs) -> ExitCode {
     let options = RunOptions {
         controllers: ControllerOptions {
             concurrency: args.concurrency,
+            debounce: std::time::Duration::from_millis(args.debounce_ms),
             partners: args.partners.iter().cloned().collect(),
             instance: Some(identity.clone()),
             billing: tenantry::planner::ClosingRules {

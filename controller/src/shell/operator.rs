@@ -43,11 +43,19 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// 30 s a kubelet gives a pod between SIGTERM and SIGKILL, so the lease is still released.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
+/// How long a tenant's reconcile waits for more changes after one arrives, by default: a
+/// burst (a GitOps sync declaring a tenant's workflows one by one, its children turning
+/// ready) is planned once, and written once, instead of once a change.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(1000);
+
 /// What the controllers are told.
 #[derive(Debug, Clone)]
 pub struct ControllerOptions {
     /// Tenants reconciled at once.
     pub concurrency: u16,
+    /// How long a tenant's reconcile waits after a change for more changes (each one starts
+    /// the wait again); zero reconciles at once.
+    pub debounce: Duration,
     /// Partners served; empty serves every partner.
     pub partners: BTreeSet<String>,
     /// This replica's name in Events.
@@ -242,7 +250,7 @@ fn tenant_controller(
         .applied_objects()
         .predicate_filter(declared, Default::default());
     Controller::for_stream(changes, reader)
-        .with_config(controller::Config::default().concurrency(options.concurrency))
+        .with_config(controller::Config::default().concurrency(options.concurrency).debounce(options.debounce))
         .reconcile_on(triggers.inspect(move |_| {
             queue_depth.dec();
         }))
