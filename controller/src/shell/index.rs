@@ -69,8 +69,8 @@ pub struct FleetIndex {
     own_status: HashMap<(String, String, String), String>,
     approvals_by_namespace: HashMap<String, BTreeSet<String>>,
     children_by_tenant: HashMap<String, BTreeSet<ChildRef>>,
-    child_tenant: HashMap<ChildRef, String>,
-    child_fingerprint: HashMap<ChildRef, u64>,
+    /// Each child's tenant and [`fingerprint`].
+    child_tenant: HashMap<ChildRef, (String, u64)>,
     policy_tenants: HashMap<String, BTreeSet<String>>,
 }
 
@@ -213,19 +213,23 @@ impl FleetIndex {
     pub fn upsert_child(&mut self, kind: ChildKind, object: &StoredChild) -> Option<String> {
         let reference = ChildRef::of(kind, object);
         let fingerprint = fingerprint(kind, object);
-        let unchanged = self.child_fingerprint.get(&reference) == Some(&fingerprint);
-        let before = self.remove_child(&reference);
-        let (tenant, _) = owner_of(object)?;
+        let before = self.child_tenant.get(&reference).cloned();
+        let Some((tenant, _)) = owner_of(object) else {
+            self.remove_child(&reference);
+            return None;
+        };
+        if before.as_ref() == Some(&(tenant.clone(), fingerprint)) {
+            return None;
+        }
+        self.remove_child(&reference);
         self.children_by_tenant.entry(tenant.clone()).or_default().insert(reference.clone());
-        self.child_tenant.insert(reference.clone(), tenant.clone());
-        self.child_fingerprint.insert(reference, fingerprint);
-        (!unchanged || before.as_deref() != Some(tenant.as_str())).then_some(tenant)
+        self.child_tenant.insert(reference, (tenant.clone(), fingerprint));
+        Some(tenant)
     }
 
     /// Forgets a managed child; returns the tenant it was recorded under.
     pub fn remove_child(&mut self, reference: &ChildRef) -> Option<String> {
-        self.child_fingerprint.remove(reference);
-        let tenant = self.child_tenant.remove(reference)?;
+        let (tenant, _) = self.child_tenant.remove(reference)?;
         if let Some(set) = self.children_by_tenant.get_mut(&tenant) {
             set.remove(reference);
             if set.is_empty() {
@@ -235,24 +239,21 @@ impl FleetIndex {
         Some(tenant)
     }
 
-    /// Replaces every child of one kind with what a fresh list of the kind holds. Returns
-    /// the tenants whose children of the kind are gone from the list (deleted while the
-    /// watch was down): their reconciles re-create them.
+    /// Once a fresh list of one kind is complete, forgets the children of the kind it no
+    /// longer holds (each listed one was recorded by [`upsert_child`](Self::upsert_child) as
+    /// the list delivered it). Returns the tenants whose children are gone from the list
+    /// (deleted while the watch was down): their reconciles re-create them.
     pub fn rebuild_children<'a>(
         &mut self,
         kind: ChildKind,
-        objects: impl IntoIterator<Item = &'a StoredChild>,
+        listed: impl IntoIterator<Item = &'a StoredChild>,
     ) -> BTreeSet<String> {
-        let listed: Vec<&StoredChild> = objects.into_iter().collect();
-        let present: std::collections::HashSet<ChildRef> = listed.iter().map(|o| ChildRef::of(kind, *o)).collect();
+        let present: std::collections::HashSet<ChildRef> = listed.into_iter().map(|o| ChildRef::of(kind, o)).collect();
         let stale: Vec<ChildRef> =
             self.child_tenant.keys().filter(|r| r.kind == kind && !present.contains(*r)).cloned().collect();
         let mut bereft = BTreeSet::new();
         for reference in stale {
             bereft.extend(self.remove_child(&reference));
-        }
-        for object in listed {
-            self.upsert_child(kind, object);
         }
         bereft
     }
@@ -477,10 +478,29 @@ mod tests {
             assert_eq!(owner_of(&object).map(|(_, owner)| owner), Some(child.owner.clone()));
         }
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len());
-        let kept: Vec<StoredChild> = Vec::new();
-        let bereft = index.rebuild_children(ChildKind::ConfigMap, &kept);
-        assert_eq!(index.children_of_tenant("shop").len(), plan.children.len() - 2, "branding and definition gone");
+        let config_maps: Vec<StoredChild> = plan
+            .children
+            .iter()
+            .filter(|c| c.object.kind() == ChildKind::ConfigMap)
+            .map(|c| {
+                StoredChild::from(
+                    serde_json::from_value::<DynamicObject>(c.object.to_manifest().expect("json")).expect("dynamic"),
+                )
+            })
+            .collect();
+        assert_eq!(config_maps.len(), 2, "branding and definition");
+        let bereft = index.rebuild_children(ChildKind::ConfigMap, &config_maps[..1]);
+        assert_eq!(
+            index.children_of_tenant("shop").len(),
+            plan.children.len() - 1,
+            "the one the relist missed is gone"
+        );
+        assert!(
+            index.children_of_tenant("shop").contains(&ChildRef::of(ChildKind::ConfigMap, &config_maps[0])),
+            "the listed one stays"
+        );
         assert_eq!(bereft, BTreeSet::from(["shop".to_string()]), "the tenant re-creates what a relist misses");
+        assert!(index.rebuild_children(ChildKind::ConfigMap, &config_maps[..1]).is_empty(), "nothing more is missing");
     }
 
     #[test]
