@@ -411,28 +411,9 @@ fn tenant_diff(
     }
 }
 
-fn snapshot<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
-where
-    K: kube::runtime::reflector::Lookup + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    let mut objects: Vec<K> = store.state().iter().map(|o| (**o).clone()).collect();
-    objects.sort_by_key(|o| (o.namespace().map(|n| n.into_owned()), o.name().map(|n| n.into_owned())));
-    objects
-}
-
 /// The statuses the fleet loop writes (`shell::fleet::once`), for the same objects.
 fn fleet_diff(caches: &Caches, options: &Options, now: jiff::Timestamp, diff: &mut Diff) {
-    let world = World {
-        partners: snapshot(&caches.partners),
-        tiers: snapshot(&caches.tiers),
-        tenants: snapshot(&caches.tenants),
-        workflows: snapshot(&caches.workflows),
-        policies: snapshot(&caches.policies),
-        approvals: snapshot(&caches.approvals),
-        billing_records: snapshot(&caches.billing_records),
-        ..Default::default()
-    };
+    let world = caches.fleet_world();
     let plan = planner::fleet_statuses(&world, now);
     for partner in world.partners.iter().filter(|p| options.serves(&p.name_any())) {
         if let Some(status) = plan.partners.get(&partner.name_any()) {

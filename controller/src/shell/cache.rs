@@ -155,6 +155,24 @@ impl Caches {
             .collect()
     }
 
+    /// Every cached partner, tier, tenant, workflow, policy, approval and billing record,
+    /// each kind in namespace and name order, without workloads: the world the fleet-wide
+    /// statuses are planned from, by the fleet pass and by `tenantry diff` previewing it.
+    pub fn fleet_world(&self) -> planner::World {
+        planner::World {
+            partners: sorted_copy(&self.partners),
+            tiers: sorted_copy(&self.tiers),
+            tenants: sorted_copy(&self.tenants),
+            // Every workflow: approvals are checked against the workflows of their namespace.
+            workflows: sorted_copy(&self.workflows),
+            policies: sorted_copy(&self.policies),
+            approvals: sorted_copy(&self.approvals),
+            // Read for partners' revenue.
+            billing_records: sorted_copy(&self.billing_records),
+            ..Default::default()
+        }
+    }
+
     /// Waits until every cache has listed its objects once.
     pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
         self.partners.wait_until_ready().await?;
@@ -169,6 +187,20 @@ impl Caches {
         }
         Ok(())
     }
+}
+
+/// A copy of every object in `store`, in namespace and name order.
+fn sorted_copy<K>(store: &Store<K>) -> Vec<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let mut objects: Vec<K> = store.state().iter().map(|o| (**o).clone()).collect();
+    objects.sort_by(|a, b| {
+        (a.meta().namespace.as_deref(), a.meta().name.as_deref())
+            .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
+    });
+    objects
 }
 
 fn object_ref(reference: &ChildRef) -> ObjectRef<StoredChild> {

@@ -11,8 +11,8 @@ use super::metrics::{
 use super::reconcile::{sync_status, Context};
 use crate::api::conditions::READY;
 use crate::api::{Tenant, Workflow, WorkflowPhase};
+use crate::planner;
 use crate::planner::billing::{history, Period};
-use crate::planner::{self, World};
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -67,14 +67,6 @@ pub async fn run(
     }
 }
 
-fn snapshot<K>(store: &kube::runtime::reflector::Store<K>) -> Vec<K>
-where
-    K: kube::runtime::reflector::Lookup + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    store.state().iter().map(|o| (**o).clone()).collect()
-}
-
 /// Writes one status if it changed; a failure is logged (at error when a human must act),
 /// counted, and collected, and the pass goes on with the other objects.
 async fn sync_one<K, S>(ctx: &Context, failures: &mut Vec<Error>, object: &K, current: Option<&S>, planned: &S)
@@ -105,20 +97,9 @@ pub async fn once(ctx: &Context) -> Vec<Error> {
         .iter()
         .flat_map(|namespace| planner::Catalog::workflows_in_namespace(caches, namespace))
         .collect();
-    let world = World {
-        partners: snapshot(&caches.partners),
-        tiers: snapshot(&caches.tiers),
-        tenants: snapshot(&caches.tenants),
-        // Every workflow: approvals are checked against the workflows of their namespace,
-        // tenant namespaces included. Only the orphans' statuses are written here.
-        workflows: snapshot(&caches.workflows),
-        policies: snapshot(&caches.policies),
-        approvals: snapshot(&caches.approvals),
-        workloads: Default::default(),
-        // Read for partners' revenue; the tenant controller writes them.
-        billing_records: snapshot(&caches.billing_records),
-        ..Default::default()
-    };
+    // Every workflow, tenant namespaces included (approvals are checked against them); only
+    // the orphans' statuses are written here. Billing records are read for partners' revenue.
+    let world = caches.fleet_world();
     // Seconds of work at 10,000 tenants: planned on the blocking pool, so the runtime's
     // workers keep serving reconciles, probes and the lease meanwhile.
     let now = jiff::Timestamp::now();
