@@ -17,7 +17,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config, ResourceExt};
@@ -32,68 +31,30 @@ use tenantry::api::{BillingRecord, GovernancePolicy, Partner, ServiceTier, Tenan
 use tenantry::shell::metrics::Metrics;
 use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
 
+mod support;
+
+use support::{quiet_billing, unique};
+
 const TEST_MANAGER: &str = "tenantry-tests";
 /// The longest a test waits for the operator to converge. Not a performance assertion: a
 /// deadline after which waiting longer would not help.
 const DEADLINE: Duration = Duration::from_secs(90);
 
 async fn base_client() -> Client {
-    Client::try_default().await.expect("a kubeconfig: set KUBECONFIG to a cluster's")
+    support::client().await
 }
 
-/// Installs (or updates) the tenantry CRDs and waits until the API server serves them.
 async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        api.patch(&name, &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
-    }
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        eventually(&format!("CRD {name} established"), || {
-            let api = api.clone();
-            let name = name.clone();
-            async move {
-                let crd = api.get(&name).await.ok()?;
-                let conditions = crd.status?.conditions?;
-                conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-            }
-        })
-        .await;
-    }
+    support::install_crds(client, TEST_MANAGER).await
 }
 
-/// Polls `check` every half second until it returns `Some`, or fails the test at the deadline.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// Polls `check` until it returns `Some`, or fails the test at [`DEADLINE`].
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("gave up waiting for: {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// A unique, DNS-safe suffix for one test run.
-fn unique(test: &str) -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{test}-{:x}{:05x}", std::process::id() % 0xfff, nanos % 0xfffff)
-}
-
-/// Open bills refreshed once a day instead of once an hour, so that a test counting writes
-/// over a few seconds does not see the hourly refresh (a legitimate write) by chance.
-fn quiet_billing() -> tenantry::planner::ClosingRules {
-    tenantry::planner::ClosingRules { refresh: jiff::SignedDuration::from_hours(24), ..Default::default() }
+    support::eventually(what, DEADLINE, check).await
 }
 
 /// The operator running in-process, with a count of the writes it sends.

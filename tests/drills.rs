@@ -17,7 +17,6 @@ use http::Request;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config};
@@ -35,6 +34,10 @@ use tenantry::shell::metrics::{Metrics, TransitionLabels};
 use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
 use tokio::time::Instant;
 
+mod support;
+
+use support::{eventually, unique};
+
 const TEST_MANAGER: &str = "tenantry-drills";
 /// How long a drill waits for something the operator should do. Not a performance claim.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -43,60 +46,15 @@ const LEASE: Duration = Duration::from_secs(6);
 const LEASE_NAMESPACE: &str = "default";
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    support::init_logs("info,kube=warn")
 }
 
 async fn base_client() -> Client {
-    let config = Config::infer().await.expect("a kubeconfig: set KUBECONFIG (testenv/up prints one)");
-    Client::try_from(operator::with_timeouts(config)).expect("a client")
+    support::client().await
 }
 
-/// Installs (or updates) the tenantry CRDs and waits until the API server serves them.
 async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        api.patch(&name, &PatchParams::apply(TEST_MANAGER).force(), &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
-    }
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        eventually(&format!("CRD {name} established"), DEADLINE, || {
-            let (api, name) = (api.clone(), name.clone());
-            async move {
-                let conditions = api.get(&name).await.ok()?.status?.conditions?;
-                conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-            }
-        })
-        .await;
-    }
-}
-
-/// Polls `check` every 200 ms until it returns `Some`, or fails the drill after `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if Instant::now() > deadline {
-            panic!("gave up after {within:?} waiting for: {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn unique(test: &str) -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{test}-{:x}{:05x}", std::process::id() % 0xfff, nanos % 0xfffff)
+    support::install_crds(client, TEST_MANAGER).await
 }
 
 /// `testenv/restart-apiserver`, from `$TENANTRY_TESTENV_DIR` or the repository's `testenv/`.

@@ -46,7 +46,6 @@ use futures::{FutureExt, StreamExt};
 use http::Request;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PartialObjectMeta, Patch, PatchParams};
 use kube::client::{Body, ClientBuilder};
 use kube::core::ApiResource;
@@ -67,6 +66,10 @@ use tenantry::shell::apply::api_resource;
 use tenantry::shell::metrics::Metrics;
 use tenantry::shell::operator::{self, ControllerOptions, Shutdown};
 
+mod support;
+
+use support::quiet_billing;
+
 /// The field manager the bench declares the fleet with.
 const MANAGER: &str = "tenantry-bench";
 /// The field manager of the baseline's applies, and the `managed-by` value on its objects
@@ -79,22 +82,23 @@ const SEED: u64 = 1;
 /// Namespaces whose objects are declared at once while the operator converges.
 const DECLARING_CONCURRENCY: usize = 8;
 
+fn init_logs() {
+    support::init_logs("warn,kube=error")
+}
+
+async fn base_client() -> Client {
+    support::client().await
+}
+
+async fn install_crds(client: &Client) {
+    support::install_crds(client, MANAGER).await
+}
+
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
         Ok(value) => value.parse().unwrap_or_else(|_| panic!("{name}={value} is not a number")),
         Err(_) => default,
     }
-}
-
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube=error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-}
-
-async fn base_client() -> Client {
-    let config = Config::infer().await.expect("a kubeconfig: set KUBECONFIG (testenv/up prints one)");
-    Client::try_from(operator::with_timeouts(config)).expect("a client")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -298,12 +302,6 @@ fn mib(kib: u64) -> f64 {
 
 // ---------------------------------------------------------------------------------------
 // The operator in-process.
-
-/// Open bills refreshed daily rather than hourly, as in the cluster suite: a refresh would
-/// be a legitimate write in the restart window.
-fn quiet_billing() -> tenantry::planner::ClosingRules {
-    tenantry::planner::ClosingRules { refresh: jiff::SignedDuration::from_hours(24), ..Default::default() }
-}
 
 struct RunningOperator {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -864,34 +862,6 @@ async fn delete_namespaces(client: &Client, namespaces: &BTreeSet<String>, wait:
             return (started.elapsed(), left);
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
-/// Installs (or updates) the tenantry CRDs and waits until the API server serves them.
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
-    }
-    for crd in tenantry::crdgen::all() {
-        let name = crd.metadata.name.clone().expect("CRDs are named");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let established = api
-                .get(&name)
-                .await
-                .ok()
-                .and_then(|crd| crd.status?.conditions)
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-            if established {
-                break;
-            }
-            assert!(Instant::now() < deadline, "CRD {name} not established within a minute");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
     }
 }
 
