@@ -11,10 +11,10 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,20 +60,21 @@ pub struct Observed {
 impl Observed {
     /// Reads an observed object of `kind` as the caches store it.
     pub fn from_stored(kind: ChildKind, object: &StoredChild) -> Self {
+        let metadata = object.metadata();
         let mut manifest = object.data();
         if let Some(fields) = manifest.as_object_mut() {
-            fields.insert("metadata".into(), serde_json::to_value(object.meta()).unwrap_or(Value::Null));
+            fields.insert("metadata".into(), serde_json::to_value(&metadata).unwrap_or(Value::Null));
         }
-        Self::from_manifest(kind, object, manifest)
+        Self::from_manifest(kind, &metadata, manifest)
     }
 
     /// Reads an observed object of `kind`.
     pub fn from_dynamic(kind: ChildKind, object: &DynamicObject) -> Self {
         let manifest = serde_json::to_value(object).unwrap_or(Value::Null);
-        Self::from_manifest(kind, object, manifest)
+        Self::from_manifest(kind, &object.metadata, manifest)
     }
 
-    fn from_manifest(kind: ChildKind, object: &impl Resource, mut manifest: Value) -> Self {
+    fn from_manifest(kind: ChildKind, metadata: &ObjectMeta, mut manifest: Value) -> Self {
         // The items of a list response carry no apiVersion or kind (only watch events do), so
         // after a (re)list every object would look drifted against a desired manifest that
         // has them: the type is the kind the object was watched as.
@@ -83,10 +84,14 @@ impl Observed {
             fields.insert("kind".into(), Value::String(resource.kind));
         }
         Observed {
-            reference: ChildRef::of(kind, object),
-            uid: object.meta().uid.clone(),
-            owner: owner_of(object).map(|(_, owner)| owner),
-            controller_uid: controller_uid(object.meta().owner_references.as_deref().unwrap_or_default()),
+            reference: ChildRef {
+                kind,
+                namespace: metadata.namespace.clone().unwrap_or_default(),
+                name: metadata.name.clone().unwrap_or_default(),
+            },
+            uid: metadata.uid.clone(),
+            owner: owner_of(metadata).map(|(_, owner)| owner),
+            controller_uid: controller_uid(metadata.owner_references.as_deref().unwrap_or_default()),
             manifest,
         }
     }

@@ -30,16 +30,17 @@ impl ChildRef {
     }
 }
 
-/// Which tenant, and which of its owners, a managed child belongs to, read from its labels.
-pub fn owner_of(object: &impl Resource) -> Option<(String, OwnerKey)> {
-    let labels = object.labels();
+/// Which tenant, and which of its owners, a managed child belongs to, read from the labels
+/// of its `metadata`.
+pub fn owner_of(metadata: &ObjectMeta) -> Option<(String, OwnerKey)> {
+    let labels = metadata.labels.as_ref()?;
     if labels.get(labels::MANAGED_BY).map(String::as_str) != Some(labels::MANAGER) {
         return None;
     }
     let tenant = labels.get(labels::TENANT)?.clone();
     let owner = match (labels.get(labels::OWNER_KIND).map(String::as_str), labels.get(labels::WORKFLOW)) {
         (Some("Workflow"), Some(workflow)) => {
-            OwnerKey::Workflow { namespace: object.namespace().unwrap_or_default(), name: workflow.clone() }
+            OwnerKey::Workflow { namespace: metadata.namespace.clone().unwrap_or_default(), name: workflow.clone() }
         }
         _ => OwnerKey::Tenant { name: tenant.clone() },
     };
@@ -214,7 +215,7 @@ impl FleetIndex {
         let reference = ChildRef::of(kind, object);
         let fingerprint = fingerprint(kind, object);
         let before = self.child_tenant.get(&reference).cloned();
-        let Some((tenant, _)) = owner_of(object) else {
+        let Some((tenant, _)) = owner_of(&object.metadata()) else {
             self.remove_child(&reference);
             return None;
         };
@@ -376,11 +377,10 @@ fn declared(meta: &ObjectMeta) -> u64 {
 fn fingerprint(kind: ChildKind, object: &StoredChild) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let meta = object.meta();
-    (&meta.uid, meta.generation, &meta.labels, &meta.annotations, &meta.finalizers).hash(&mut hasher);
+    (&meta.uid, meta.generation).hash(&mut hasher);
     meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
-    for owner in meta.owner_references.iter().flatten() {
-        (&owner.uid, &owner.kind, &owner.name, owner.controller).hash(&mut hasher);
-    }
+    // Labels, annotations, owners and finalizers.
+    object.metadata_text().hash(&mut hasher);
     object.body_text().hash(&mut hasher);
     let state = match kind {
         ChildKind::Deployment => workload_state(Some(&object.to_dynamic()), None),
@@ -475,7 +475,7 @@ mod tests {
                 index.upsert_child(child.object.kind(), &StoredChild::from(object.clone())),
                 Some("shop".to_string())
             );
-            assert_eq!(owner_of(&object).map(|(_, owner)| owner), Some(child.owner.clone()));
+            assert_eq!(owner_of(&object.metadata).map(|(_, owner)| owner), Some(child.owner.clone()));
         }
         assert_eq!(index.children_of_tenant("shop").len(), plan.children.len());
         let config_maps: Vec<StoredChild> = plan

@@ -380,7 +380,7 @@ async fn claim_namespace(tenant: &Tenant, plan: &mut TenantPlan, ctx: &Context) 
     let key = ObjectRef::<StoredChild>::new_with(&namespace, apply::api_resource(ChildKind::Namespace));
     let observed = ctx.caches.children.get(&ChildKind::Namespace).and_then(|store| store.get(&key));
     let controller = match observed {
-        Some(object) => apply::controller_uid(object.meta().owner_references.as_deref().unwrap_or_default()),
+        Some(object) => apply::controller_uid(object.metadata().owner_references.as_deref().unwrap_or_default()),
         None => match create_namespace(child, ctx).await? {
             Created::Now => {
                 plan.children.retain(|c| c.object.kind() != ChildKind::Namespace);

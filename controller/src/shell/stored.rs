@@ -1,10 +1,10 @@
-//! A managed child as the caches keep it: its metadata typed, everything else as JSON text.
+//! A managed child as the caches keep it: what names it typed, everything else as JSON text.
 //!
 //! A watched object held as a `serde_json::Value` tree costs several times its JSON text (a
-//! node per field, a map per object, a string per key), and the caches hold every child of
-//! every tenant: about 16 a tenant, 160,000 at 10,000 tenants. As text, a child costs about
-//! what the API server sent; it is read back only when its tenant is planned or its
-//! workload's state is needed.
+//! node per field, a map per object, a string per key), and typed metadata twice its text
+//! (a map of labels, a string each); the caches hold every child of every tenant, about 16 a
+//! tenant, 160,000 at 10,000 tenants. As text, a child costs about what the API server sent;
+//! it is read back only when its tenant is planned or its workload's state is needed.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::DynamicObject;
@@ -19,8 +19,12 @@ use std::borrow::Cow;
 pub struct StoredChild {
     /// The object's `apiVersion` and `kind`, when the API server sent them.
     types: Option<TypeMeta>,
-    /// Its metadata: ownership, labels and names are read on every event.
-    metadata: ObjectMeta,
+    /// What names it (name, namespace, UID, resourceVersion, generation, deletion): all
+    /// that [`Resource::meta`] shows. Labels, annotations and owners are in
+    /// [`metadata`](Self::metadata).
+    identity: ObjectMeta,
+    /// The rest of its metadata as a JSON object's text.
+    metadata: Box<str>,
     /// Every top-level field but `apiVersion`, `kind`, `metadata` and `status`, as a JSON
     /// object's text: what drift is judged on.
     body: Box<str>,
@@ -30,7 +34,17 @@ pub struct StoredChild {
 
 impl From<DynamicObject> for StoredChild {
     fn from(object: DynamicObject) -> Self {
-        let DynamicObject { types, metadata, data } = object;
+        let DynamicObject { types, mut metadata, data } = object;
+        let identity = ObjectMeta {
+            name: metadata.name.take(),
+            namespace: metadata.namespace.take(),
+            uid: metadata.uid.take(),
+            resource_version: metadata.resource_version.take(),
+            generation: metadata.generation.take(),
+            deletion_timestamp: metadata.deletion_timestamp.take(),
+            ..ObjectMeta::default()
+        };
+        let metadata = serde_json::to_string(&metadata).unwrap_or_else(|_| "{}".into()).into_boxed_str();
         let (body, status) = match data {
             Value::Object(mut fields) => {
                 let status = fields.remove("status").map(|status| status.to_string().into_boxed_str());
@@ -39,7 +53,7 @@ impl From<DynamicObject> for StoredChild {
             // A watched object's data is always a JSON object; anything else is kept as is.
             other => (other.to_string().into_boxed_str(), None),
         };
-        StoredChild { types, metadata, body, status }
+        StoredChild { types, identity, metadata, body, status }
     }
 }
 
@@ -54,15 +68,34 @@ impl StoredChild {
         data
     }
 
+    /// The object's whole metadata, parsed again from the stored text.
+    pub fn metadata(&self) -> ObjectMeta {
+        let mut metadata: ObjectMeta = serde_json::from_str(&self.metadata).unwrap_or_default();
+        let identity = self.identity.clone();
+        metadata.name = identity.name;
+        metadata.namespace = identity.namespace;
+        metadata.uid = identity.uid;
+        metadata.resource_version = identity.resource_version;
+        metadata.generation = identity.generation;
+        metadata.deletion_timestamp = identity.deletion_timestamp;
+        metadata
+    }
+
     /// The object as the watch delivered it.
     pub fn to_dynamic(&self) -> DynamicObject {
-        DynamicObject { types: self.types.clone(), metadata: self.metadata.clone(), data: self.data() }
+        DynamicObject { types: self.types.clone(), metadata: self.metadata(), data: self.data() }
     }
 
     /// The JSON text of every field drift is judged on (all but metadata and status): equal
     /// texts are equal fields.
     pub fn body_text(&self) -> &str {
         &self.body
+    }
+
+    /// The JSON text of its metadata but what names it (labels, annotations, owners,
+    /// finalizers, creation time): equal texts are equal fields.
+    pub fn metadata_text(&self) -> &str {
+        &self.metadata
     }
 }
 
@@ -95,12 +128,14 @@ impl Resource for StoredChild {
         resource.plural.as_str().into()
     }
 
+    /// Only what names the object: read its labels, annotations and owners through
+    /// [`StoredChild::metadata`].
     fn meta(&self) -> &ObjectMeta {
-        &self.metadata
+        &self.identity
     }
 
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
+        &mut self.identity
     }
 }
 
@@ -126,6 +161,8 @@ mod tests {
         let stored = StoredChild::from(object.clone());
         assert_eq!(stored.to_dynamic(), object);
         assert_eq!(stored.meta().name.as_deref(), Some("runner"));
+        assert_eq!(stored.metadata(), object.metadata, "labels and all come back");
+        assert!(stored.meta().labels.is_none(), "what is typed names the object, no more");
         assert_eq!(stored.data()["status"]["availableReplicas"], 2);
     }
 
