@@ -6,6 +6,7 @@ use super::index::{owner_of, ChildRef};
 use super::stored::StoredChild;
 use crate::planner::quantity;
 use crate::planner::{Child, ChildKind, OwnerKey, WorkloadState};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Namespace, ResourceQuota, ServiceAccount};
@@ -302,46 +303,77 @@ fn api(client: &Client, kind: ChildKind, namespace: &str) -> Api<DynamicObject> 
     }
 }
 
-/// Carries out the steps in order. A refused step is reported and the others still run, so
-/// one bad object holds up nothing else.
+/// Writes one tenant's reconcile sends at once, within a wave.
+pub const WRITES_AT_ONCE: usize = 8;
+
+/// The wave a step is written in: the namespace, then what pods need (identity, quota,
+/// limits, isolation, definitions), then the workloads, then scale-downs and prunes. A wave
+/// starts when the one before it has been answered.
+fn wave(step: &Step) -> u8 {
+    match step {
+        Step::Apply(child) => match child.object.kind() {
+            ChildKind::Namespace => 0,
+            ChildKind::Deployment | ChildKind::CronJob => 2,
+            _ => 1,
+        },
+        Step::ScaleDown { .. } | Step::Prune { .. } => 3,
+    }
+}
+
+/// Carries out the steps, in waves ([`wave`]) of up to [`WRITES_AT_ONCE`] requests at once,
+/// and returns their results in the order of the steps. A refused step is reported and the
+/// others still run, so one bad object holds up nothing else.
 pub async fn execute(client: &Client, steps: Vec<Step>) -> Vec<StepResult> {
     let mut results = Vec::with_capacity(steps.len());
-    for step in steps {
-        let outcome = match &step {
-            Step::Apply(child) => {
-                let meta = child.object.meta();
-                let name = meta.name.clone().unwrap_or_default();
-                let namespace = meta.namespace.clone().unwrap_or_default();
-                let manifest = child.object.to_manifest().unwrap_or(Value::Null);
-                api(client, child.object.kind(), &namespace)
-                    .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(manifest))
-                    .await
-                    .map(|_| ())
-            }
-            Step::ScaleDown { reference, uid, .. } => {
-                let patch = scale_down_patch(reference.kind, uid.as_deref());
-                let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
-                api(client, reference.kind, &reference.namespace)
-                    .patch(&reference.name, &params, &Patch::Merge(patch))
-                    .await
-                    .map(|_| ())
-            }
-            Step::Prune { reference, uid } => {
-                let params = DeleteParams {
-                    preconditions: uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
-                    ..DeleteParams::background()
-                };
-                match api(client, reference.kind, &reference.namespace).delete(&reference.name, &params).await {
-                    Ok(_) => Ok(()),
-                    // Already gone: the goal is reached.
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        results.push(StepResult { step, error: outcome.err() });
+    let mut steps = steps.into_iter().peekable();
+    while let Some(first) = steps.next() {
+        let current = wave(&first);
+        let mut batch = vec![first];
+        while let Some(step) = steps.next_if(|step| wave(step) == current) {
+            batch.push(step);
+        }
+        let done: Vec<StepResult> =
+            futures::stream::iter(batch).map(|step| execute_one(client, step)).buffered(WRITES_AT_ONCE).collect().await;
+        results.extend(done);
     }
     results
+}
+
+/// Carries out one step.
+async fn execute_one(client: &Client, step: Step) -> StepResult {
+    let outcome = match &step {
+        Step::Apply(child) => {
+            let meta = child.object.meta();
+            let name = meta.name.clone().unwrap_or_default();
+            let namespace = meta.namespace.clone().unwrap_or_default();
+            let manifest = child.object.to_manifest().unwrap_or(Value::Null);
+            api(client, child.object.kind(), &namespace)
+                .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(manifest))
+                .await
+                .map(|_| ())
+        }
+        Step::ScaleDown { reference, uid, .. } => {
+            let patch = scale_down_patch(reference.kind, uid.as_deref());
+            let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
+            api(client, reference.kind, &reference.namespace)
+                .patch(&reference.name, &params, &Patch::Merge(patch))
+                .await
+                .map(|_| ())
+        }
+        Step::Prune { reference, uid } => {
+            let params = DeleteParams {
+                preconditions: uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+                ..DeleteParams::background()
+            };
+            match api(client, reference.kind, &reference.namespace).delete(&reference.name, &params).await {
+                Ok(_) => Ok(()),
+                // Already gone: the goal is reached.
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    StepResult { step, error: outcome.err() }
 }
 
 #[cfg(test)]
@@ -528,5 +560,81 @@ mod tests {
         }
         let webhook = refusal(500, "Internal error occurred: failed calling webhook \"x\": connection refused");
         assert!(!refusal_is_permanent(&webhook));
+    }
+}
+
+#[cfg(test)]
+mod wave_tests {
+    use super::*;
+    use crate::planner::{fixtures, plan};
+    use http::{Request, Response};
+    use http_body_util::BodyExt;
+    use kube::client::Body;
+    use std::time::Duration;
+
+    /// Answers requests in batches: every request that arrives while earlier ones wait is
+    /// held until none has come for 50 ms, then all are answered. Returns the paths of each
+    /// batch: what the client had in flight at once.
+    fn batching_api() -> (Client, tokio::task::JoinHandle<Vec<Vec<String>>>) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            let mut batches = Vec::new();
+            let mut waiting = Vec::new();
+            loop {
+                let next = tokio::time::timeout(Duration::from_millis(50), handle.next_request()).await;
+                match next {
+                    Ok(Some((request, respond))) => {
+                        let path = request.uri().path().to_string();
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        waiting.push((path, body, respond));
+                    }
+                    Ok(None) => break,
+                    Err(_) if waiting.is_empty() => continue,
+                    Err(_) => {
+                        let mut batch = Vec::new();
+                        for (path, body, respond) in waiting.drain(..) {
+                            let response = Response::builder().status(200).body(Body::from(body.to_vec()));
+                            respond.send_response(response.expect("a valid response"));
+                            batch.push(path);
+                        }
+                        batches.push(batch);
+                    }
+                }
+            }
+            batches
+        });
+        (Client::new(service, "default"), server)
+    }
+
+    /// Where a path's kind goes: 0 the namespace, 1 what pods need, 2 the workloads.
+    fn wave_of(path: &str) -> u8 {
+        if path.contains("/deployments/") || path.contains("/cronjobs/") {
+            2
+        } else if path.starts_with("/api/v1/namespaces/") && path.matches('/').count() == 4 {
+            0
+        } else {
+            1
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_tenants_children_are_written_in_waves_several_at_once() {
+        let planned = plan(&fixtures::fleet(), jiff::Timestamp::UNIX_EPOCH);
+        let steps = decide(&planned.children, &[], &BTreeSet::new(), &BTreeSet::new(), &BTreeSet::new());
+        assert_eq!(steps.len(), planned.children.len(), "nothing observed: every child is applied");
+        let (client, server) = batching_api();
+        let results = execute(&client, steps.clone()).await;
+        drop(client);
+        let batches = server.await.expect("the mock server ends");
+        assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+        let answered: Vec<&Step> = results.iter().map(|r| &r.step).collect();
+        assert_eq!(answered, steps.iter().collect::<Vec<_>>(), "results come back in the order of the steps");
+        let waves: Vec<Vec<u8>> = batches.iter().map(|b| b.iter().map(|p| wave_of(p)).collect()).collect();
+        assert!(waves.iter().all(|w| w.windows(2).all(|p| p[0] == p[1])), "a batch never mixes waves: {batches:#?}");
+        let order: Vec<u8> = waves.iter().map(|w| w[0]).collect();
+        assert!(order.windows(2).all(|p| p[0] < p[1]), "each wave once, in order: {batches:#?}");
+        let widest = batches.iter().map(Vec::len).max().unwrap_or_default();
+        assert!(widest > 1, "what pods need is written several at once: {batches:#?}");
     }
 }

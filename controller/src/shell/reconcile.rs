@@ -13,6 +13,7 @@ use crate::api::workflow::DecisionKind;
 use crate::api::{Condition, ConditionStatus, Tenant, TenantStatus, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::planner::conditions::Conditions;
 use crate::planner::{self, ChildKind, OwnerKey, TenantPlan};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use kube::api::{Api, DeleteParams, DynamicObject, PartialObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -535,28 +536,42 @@ async fn write_statuses(
         tenant_events(tenant, &status, ctx).await;
         sync_status(ctx, tenant, tenant.status.as_ref(), &status).await?;
     }
+    // The workflows' statuses are independent of each other: written several at once.
+    let mut writes = Vec::new();
     for ((namespace, name), planned) in &plan.workflows {
-        let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(name).within(namespace)) else {
-            continue;
-        };
-        let mut status = planned.clone();
-        let owner = OwnerKey::Workflow { namespace: namespace.clone(), name: name.clone() };
-        if let Some(setback) = setbacks.get(&owner) {
-            let previous = workflow.status.as_ref();
-            // What was refused or withheld is not what runs: the deployed generation stays.
-            status.deployed_generation = previous.and_then(|s| s.deployed_generation);
-            if setback.reason == reason::NAMESPACE_EXISTS {
-                // It cannot run at all, not merely this generation.
-                status.phase = Some(WorkflowPhase::Blocked);
-                status.reason = Some(setback.reason.clone());
-            }
-            let conditions = previous.map(|s| s.conditions.as_slice());
-            mark_refused(&mut status.conditions, conditions, &now, workflow.metadata.generation, setback);
+        if let Some(workflow) = ctx.caches.workflows.get(&ObjectRef::new(name).within(namespace)) {
+            writes.push(write_workflow_status(workflow, planned, setbacks, &now, ctx));
         }
-        workflow_events(&workflow, &status, ctx).await;
-        sync_status(ctx, workflow.as_ref(), workflow.status.as_ref(), &status).await?;
     }
-    Ok(())
+    let results: Vec<Result<(), Error>> = futures::stream::iter(writes).buffered(apply::WRITES_AT_ONCE).collect().await;
+    results.into_iter().collect()
+}
+
+/// Writes one workflow's planned status, with the setback met while acting on it, and its
+/// Events.
+async fn write_workflow_status(
+    workflow: Arc<Workflow>,
+    planned: &WorkflowStatus,
+    setbacks: &BTreeMap<OwnerKey, Setback>,
+    now: &str,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let owner = OwnerKey::Workflow { namespace: workflow.namespace().unwrap_or_default(), name: workflow.name_any() };
+    let mut status = planned.clone();
+    if let Some(setback) = setbacks.get(&owner) {
+        let previous = workflow.status.as_ref();
+        // What was refused or withheld is not what runs: the deployed generation stays.
+        status.deployed_generation = previous.and_then(|s| s.deployed_generation);
+        if setback.reason == reason::NAMESPACE_EXISTS {
+            // It cannot run at all, not merely this generation.
+            status.phase = Some(WorkflowPhase::Blocked);
+            status.reason = Some(setback.reason.clone());
+        }
+        let conditions = previous.map(|s| s.conditions.as_slice());
+        mark_refused(&mut status.conditions, conditions, now, workflow.metadata.generation, setback);
+    }
+    workflow_events(&workflow, &status, ctx).await;
+    sync_status(ctx, workflow.as_ref(), workflow.status.as_ref(), &status).await
 }
 
 /// The API server's own words for a refusal.
