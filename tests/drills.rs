@@ -976,6 +976,7 @@ impl Survival {
         operator: &OperatorProcess,
     ) -> std::collections::BTreeMap<(String, String, String), String> {
         tokio::time::sleep(Duration::from_secs(10)).await;
+        self.until_quotas_are_counted().await;
         let before = resource_versions(&self.client, &self.partner, &self.bystander).await;
         let writes_before = operator.writes();
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -992,6 +993,27 @@ impl Survival {
         assert_eq!(before.len(), after.len(), "objects appeared or went while settled");
         assert_eq!(writes_before, writes_after, "the operator counted writes while settled");
         before
+    }
+
+    /// Waits until the cluster's quota controller has written the status of every quota of the
+    /// fleet: its first status write changes a quota's resourceVersion, and after an API
+    /// server outage on a loaded machine it can come more than a minute after the quota.
+    async fn until_quotas_are_counted(&self) {
+        let quotas: Api<ResourceQuota> = Api::all(self.client.clone());
+        let selector = format!("app.kubernetes.io/managed-by=tenantry,tenantry.dev/partner={}", self.partner);
+        let params = kube::api::ListParams::default().labels(&selector);
+        eventually("every quota counted by the quota controller", Duration::from_secs(180), || {
+            let (quotas, params) = (quotas.clone(), params.clone());
+            async move {
+                let listed = quotas.list(&params).await.ok()?;
+                let counted = |quota: &ResourceQuota| {
+                    let hard = quota.spec.as_ref().and_then(|s| s.hard.as_ref());
+                    hard.is_some() && quota.status.as_ref().and_then(|s| s.hard.as_ref()) == hard
+                };
+                listed.items.iter().all(counted).then_some(())
+            }
+        })
+        .await;
     }
 
     /// The bystander's objects are all there, and the operator never wrote to one of them.
