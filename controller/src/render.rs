@@ -5,26 +5,98 @@ use crate::api::billing::BillingPhase;
 use crate::api::conditions::{reason, POLICY_ADJUSTED, READY};
 use crate::api::{Condition, ConditionStatus, Tenant};
 use crate::planner::billing::Currency;
-use crate::planner::{Plan, World};
+use crate::planner::{Child, Plan, World};
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The manifests as a multi-document YAML stream, in apply order, written as they are
-/// rendered: a fleet's manifests are never held as one string.
+/// How many objects one thread renders into a buffer of its own before the buffers are
+/// written out in order: enough to make a thread worth starting, small enough that the
+/// buffers of a fleet's manifests are never held at once.
+const RUN: usize = 256;
+
+/// The manifests as a multi-document YAML stream, in apply order. They are rendered on
+/// every core, a run of documents at a time, and written in order as they are rendered: a
+/// fleet's manifests are never held as one string, and the bytes are those of rendering them
+/// one by one.
 pub fn yaml(plan: &Plan, out: &mut impl std::io::Write) -> Result<(), RenderError> {
-    for child in &plan.children {
-        out.write_all(b"---\n")?;
-        serde_yaml::to_writer(&mut *out, &child.object)?;
-    }
+    in_order(&plan.children, out, |child, buffer| {
+        buffer.extend_from_slice(b"---\n");
+        serde_yaml::to_writer(&mut *buffer, &child.object)?;
+        Ok(())
+    })
+}
+
+/// The manifests as a `v1/List`, in apply order (each item with its keys sorted, as
+/// `serde_json::Value` orders them), pretty-printed as `serde_json` prints the whole list.
+/// The items are rendered on every core and streamed in order, as [`yaml`] does.
+pub fn json(plan: &Plan, out: &mut impl std::io::Write) -> Result<(), RenderError> {
+    out.write_all(b"{\n  \"apiVersion\": \"v1\",\n  \"items\": [")?;
+    let first = plan.children.first();
+    in_order(&plan.children, out, |child, buffer| {
+        // Items sit two levels deep: every line of an item is indented by four spaces, and
+        // a JSON string never holds a raw newline, so every newline is a line of the layout.
+        let separator: &[u8] =
+            if first.is_some_and(|first| std::ptr::eq(first, child)) { b"\n    " } else { b",\n    " };
+        buffer.extend_from_slice(separator);
+        serde_json::to_writer_pretty(Indented(buffer), &child.object.to_manifest()?)?;
+        Ok(())
+    })?;
+    let close: &[u8] = if plan.children.is_empty() { b"]" } else { b"\n  ]" };
+    out.write_all(close)?;
+    out.write_all(b",\n  \"kind\": \"List\"\n}\n")?;
     Ok(())
 }
 
-/// The manifests as a `v1/List`, in apply order, streamed item by item (each item with its
-/// keys sorted, as `serde_json::Value` orders them).
-pub fn json(plan: &Plan, out: &mut impl std::io::Write) -> Result<(), RenderError> {
-    serde_json::to_writer_pretty(&mut *out, &ManifestList { children: &plan.children })?;
-    out.write_all(b"\n")?;
+/// A writer that indents every line after the first by four spaces (two JSON levels).
+struct Indented<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut lines = bytes.split(|&byte| byte == b'\n');
+        if let Some(first) = lines.next() {
+            self.0.extend_from_slice(first);
+        }
+        for line in lines {
+            self.0.extend_from_slice(b"\n    ");
+            self.0.extend_from_slice(line);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders each child with `render` into buffers on every core, a run of [`RUN`] children
+/// per buffer, and writes the buffers to `out` in the children's order. On an error, what was
+/// rendered before it is written first, as a one-by-one rendering would have.
+fn in_order<F>(children: &[Child], out: &mut impl std::io::Write, render: F) -> Result<(), RenderError>
+where
+    F: Fn(&Child, &mut Vec<u8>) -> Result<(), RenderError> + Sync,
+{
+    let render_run = |run: &[Child]| {
+        let mut buffer = Vec::new();
+        let result = run.iter().try_for_each(|child| render(child, &mut buffer));
+        (buffer, result)
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    for window in children.chunks(RUN * workers) {
+        let rendered: Vec<(Vec<u8>, Result<(), RenderError>)> = if workers < 2 || window.len() <= RUN {
+            window.chunks(RUN).map(render_run).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = window.chunks(RUN).map(|run| scope.spawn(move || render_run(run))).collect();
+                // A worker only panics on a bug: carry its panic on.
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            })
+        };
+        for (buffer, result) in rendered {
+            out.write_all(&buffer)?;
+            result?;
+        }
+    }
     Ok(())
 }
 
@@ -40,37 +112,6 @@ pub enum RenderError {
     /// An object could not be rendered as JSON.
     #[error("cannot render JSON: {0}")]
     Json(#[from] serde_json::Error),
-}
-
-/// `{"apiVersion": "v1", "items": [...], "kind": "List"}`, keys in the order a
-/// `serde_json::Value` map sorts them, each item turned into JSON only when it is written.
-struct ManifestList<'a> {
-    children: &'a [crate::planner::Child],
-}
-
-impl serde::Serialize for ManifestList<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut list = serializer.serialize_map(Some(3))?;
-        list.serialize_entry("apiVersion", "v1")?;
-        list.serialize_entry("items", &Manifests(self.children))?;
-        list.serialize_entry("kind", "List")?;
-        list.end()
-    }
-}
-
-/// The items of a [`ManifestList`].
-struct Manifests<'a>(&'a [crate::planner::Child]);
-
-impl serde::Serialize for Manifests<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let mut items = serializer.serialize_seq(Some(self.0.len()))?;
-        for child in self.0 {
-            items.serialize_element(&child.object.to_manifest().map_err(S::Error::custom)?)?;
-        }
-        items.end()
-    }
 }
 
 fn ready(conditions: &[Condition]) -> (&'static str, String, String) {
